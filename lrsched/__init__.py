@@ -1,0 +1,69 @@
+"""lrsched: learning-rate schedules as closed forms, with thin torch schedulers over them.
+
+Every schedule is a pure, vectorized function of the step (:class:`~lrsched.core.Schedule`);
+every torch scheduler is a :class:`ScheduledLR` over one, so plots, training and tests all read
+the same formula.
+"""
+
+from .chebyshev import (
+    ChebyshevScheduler,
+    ChebyshevSteps,
+    get_chebyshev_lr,
+    get_chebyshev_permutation,
+    get_chebyshev_schedule,
+    get_chebyshev_steps,
+)
+from .core import Constant, Joined, LinearRamp, Schedule, join_schedules, with_warmup
+from .layerwise import deberta_v3_large_lr_scheduler, layer_decay_param_groups
+from .proportion import ProportionScheduler
+from .restarts import CosineAnnealingWarmupRestarts, CosineRestarts
+from .rex import RexDecay, REXScheduler
+from .scheduler import ScheduledLR
+from .warmup_decay import (
+    CosineDecay,
+    CosineScheduler,
+    LinearDecay,
+    LinearScheduler,
+    PolyDecay,
+    PolyScheduler,
+    warmup_cosine,
+    warmup_linear,
+    warmup_poly,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    # closed forms and composition
+    "Schedule",
+    "Constant",
+    "LinearRamp",
+    "Joined",
+    "join_schedules",
+    "with_warmup",
+    "LinearDecay",
+    "CosineDecay",
+    "PolyDecay",
+    "warmup_linear",
+    "warmup_cosine",
+    "warmup_poly",
+    "RexDecay",
+    "CosineRestarts",
+    "ChebyshevSteps",
+    # torch schedulers (drop-in names of pytorch-optimizer)
+    "ScheduledLR",
+    "LinearScheduler",
+    "CosineScheduler",
+    "PolyScheduler",
+    "REXScheduler",
+    "CosineAnnealingWarmupRestarts",
+    "ChebyshevScheduler",
+    "ProportionScheduler",
+    "get_chebyshev_steps",
+    "get_chebyshev_permutation",
+    "get_chebyshev_lr",
+    "get_chebyshev_schedule",
+    # param groups
+    "layer_decay_param_groups",
+    "deberta_v3_large_lr_scheduler",
+]

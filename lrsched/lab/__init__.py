@@ -1,0 +1,34 @@
+"""The lab: data, tiny models and the one training loop the chapters share.
+
+Chapters train through :func:`train` (one run) or :func:`compare` (several
+schedules over several seeds) and never write their own loop. The lab takes
+any torch optimizer and any torch learning-rate scheduler, and deliberately
+does not import lrsched's own schedules, so it can test them as an outsider.
+
+Examples
+--------
+>>> import torch
+>>> from lrsched.lab import TinyMLP, train
+>>> _ = torch.manual_seed(0)
+>>> model = TinyMLP()
+>>> optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+>>> history = train(model, optimizer, steps=300, progress=False)
+>>> history.final_test_accuracy > 0.9
+True
+"""
+
+from .compare import Comparison, compare
+from .data import DigitsSplit, load_digits_split
+from .models import TinyCNN, TinyMLP
+from .trainer import History, train
+
+__all__ = [
+    "Comparison",
+    "DigitsSplit",
+    "History",
+    "TinyCNN",
+    "TinyMLP",
+    "compare",
+    "load_digits_split",
+    "train",
+]

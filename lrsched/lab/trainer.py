@@ -1,0 +1,437 @@
+"""The one training loop of the book, and the record it returns.
+
+Chapters never write their own loop: they build a model, an optimizer and a
+scheduler, and hand them to :func:`train`. The loop is deterministic on a CPU,
+records the learning rate every step actually used, and survives divergence,
+so chapters can show unstable schedules without crashing.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from .data import DigitsSplit, load_digits_split
+
+if TYPE_CHECKING:  # pandas and matplotlib are imported only when used
+    import pandas
+
+__all__ = ["History", "train"]
+
+
+def _check_positive_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return int(value)
+
+
+def _moving_average(values: np.ndarray, window: int) -> np.ndarray:
+    """Trailing mean over the last ``window`` values (fewer at the start).
+
+    Trailing rather than centred, so a spike is never smeared back in time.
+    """
+    window = _check_positive_int("smooth", window)
+    values = np.asarray(values, dtype=np.float64)
+    if window == 1 or values.size == 0:
+        return values
+    csum = np.concatenate([[0.0], np.cumsum(values)])
+    end = np.arange(1, values.size + 1)
+    start = np.maximum(end - window, 0)
+    with np.errstate(invalid="ignore"):  # inf - inf after a divergence is nan anyway
+        return (csum[end] - csum[start]) / (end - start)
+
+
+@dataclass(eq=False)  # eq=False: arrays have no single truth value
+class History:
+    """What :func:`train` recorded, one entry per optimizer step taken.
+
+    Steps are numbered from 1: entry ``i`` of ``lr`` and ``loss`` belongs to
+    step ``i + 1``.
+
+    Attributes
+    ----------
+    lr : numpy.ndarray
+        Shape ``(steps_done, n_groups)``: the learning rate of every parameter
+        group during each step (read before the step, so it is the rate the
+        step used).
+    loss : numpy.ndarray
+        Shape ``(steps_done,)``: training cross-entropy of each step's batch,
+        at the weights before the step.
+    eval_steps : numpy.ndarray
+        Steps after which the test set was evaluated.
+    test_accuracy : numpy.ndarray
+        Test accuracy (fraction in ``[0, 1]``) at each of ``eval_steps``.
+    test_loss : numpy.ndarray
+        Test cross-entropy at each of ``eval_steps``.
+    diverged : bool
+        Whether training stopped early because the loss became non-finite.
+        The last entry of ``loss`` is then the non-finite one.
+    steps_per_epoch : int or None
+        Steps in one pass over the training set, to convert steps to epochs.
+
+    Examples
+    --------
+    >>> model = TinyMLP()
+    >>> optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    >>> history = train(model, optimizer, steps=50, progress=False)
+    >>> history.steps_done, history.lr.shape
+    (50, (50, 1))
+    """
+
+    lr: np.ndarray
+    loss: np.ndarray
+    eval_steps: np.ndarray
+    test_accuracy: np.ndarray
+    test_loss: np.ndarray
+    diverged: bool = False
+    steps_per_epoch: int | None = None
+
+    @property
+    def steps_done(self) -> int:
+        """Number of optimizer steps recorded."""
+        return len(self.loss)
+
+    @property
+    def final_test_accuracy(self) -> float:
+        """Test accuracy at the last evaluation (``nan`` if there was none)."""
+        return float(self.test_accuracy[-1]) if len(self.test_accuracy) else math.nan
+
+    @property
+    def final_loss(self) -> float:
+        """Mean training loss over the last 10% of steps (at least one step).
+
+        Averaging damps the noise of single minibatches; for a diverged run it
+        is non-finite, since the last recorded loss is.
+        """
+        if self.steps_done == 0:
+            return math.nan
+        tail = max(1, math.ceil(0.1 * self.steps_done))
+        return float(np.mean(self.loss[-tail:]))
+
+    def to_frame(self) -> pandas.DataFrame:
+        """One row per step, indexed by ``step`` (1-based).
+
+        Columns: ``lr`` (or ``lr_0``, ``lr_1``, ... with several parameter
+        groups), ``loss``, and ``test_accuracy`` / ``test_loss``, which are
+        ``NaN`` on steps without an evaluation.
+
+        Returns
+        -------
+        pandas.DataFrame
+
+        Examples
+        --------
+        >>> frame = history.to_frame()  # doctest: +SKIP
+        >>> frame.dropna()  # only the evaluated steps  # doctest: +SKIP
+        """
+        import pandas as pd
+
+        n_groups = self.lr.shape[1] if self.lr.ndim == 2 else 1
+        lr = self.lr.reshape(self.steps_done, n_groups)
+        names = ["lr"] if n_groups == 1 else [f"lr_{g}" for g in range(n_groups)]
+        frame = pd.DataFrame(
+            {**{name: lr[:, g] for g, name in enumerate(names)}, "loss": self.loss},
+            index=pd.RangeIndex(1, self.steps_done + 1, name="step"),
+        )
+        evals = pd.DataFrame(
+            {"test_accuracy": self.test_accuracy, "test_loss": self.test_loss},
+            index=pd.Index(self.eval_steps, name="step"),
+        )
+        return frame.join(evals)
+
+    def plot(
+        self,
+        axes: Sequence[Any] | None = None,
+        label: str | None = None,
+        *,
+        log_lr: bool = False,
+        log_loss: bool = True,
+        smooth: int = 1,
+    ) -> Any:
+        """Plot the learning rate (left) and training loss (right) per step.
+
+        Pass the returned axes back in to overlay several runs.
+
+        Parameters
+        ----------
+        axes : pair of matplotlib Axes, optional
+            Where to draw; a new 1x2 figure if omitted.
+        label : str, optional
+            Legend label of this run. With several parameter groups each group
+            gets its own learning-rate line, labelled with its index.
+        log_lr, log_loss : bool
+            Use a logarithmic y axis for the learning rate / the loss.
+        smooth : int
+            Window of a trailing moving average applied to the loss
+            (1 = raw per-step losses).
+
+        Returns
+        -------
+        axes
+            The two axes ``(ax_lr, ax_loss)``.
+
+        Examples
+        --------
+        >>> axes = history_a.plot(label="cosine")  # doctest: +SKIP
+        >>> history_b.plot(axes, label="step")  # doctest: +SKIP
+        """
+        import matplotlib.pyplot as plt
+
+        if axes is None:
+            _, axes = plt.subplots(1, 2, figsize=(10, 3.5), constrained_layout=True)
+        ax_lr, ax_loss = axes
+        steps = np.arange(1, self.steps_done + 1)
+        lr = self.lr.reshape(self.steps_done, -1)
+        color = None
+        for g in range(lr.shape[1]):
+            if lr.shape[1] == 1:
+                name = label
+            else:
+                name = f"{label}, group {g}" if label else f"group {g}"
+            (line,) = ax_lr.plot(steps, lr[:, g], label=name)
+            color = color or line.get_color()  # the loss line matches group 0
+        ax_loss.plot(steps, _moving_average(self.loss, smooth), label=label, color=color)
+        if self.diverged:  # mark where the run stopped
+            ax_loss.axvline(self.steps_done, color=color, linestyle=":", linewidth=1)
+        ax_lr.set(xlabel="step", ylabel="learning rate", yscale="log" if log_lr else "linear")
+        ylabel = "train loss" if smooth == 1 else f"train loss ({smooth}-step average)"
+        ax_loss.set(xlabel="step", ylabel=ylabel, yscale="log" if log_loss else "linear")
+        for ax in (ax_lr, ax_loss):
+            if ax.get_legend_handles_labels()[1]:
+                ax.legend()
+        return axes
+
+
+#: Signature of a callback: ``cb(step, model, history)``.
+Callback = Callable[[int, nn.Module, History], Any]
+
+
+def _as_schedulers(scheduler: Any) -> tuple[Any, ...]:
+    """Normalise ``None`` / one scheduler / a sequence of them to a tuple."""
+    if scheduler is None:
+        return ()
+    if hasattr(scheduler, "step"):
+        return (scheduler,)
+    if isinstance(scheduler, Iterable) and not isinstance(scheduler, (str, bytes)):
+        items = tuple(scheduler)
+        for item in items:
+            if not hasattr(item, "step"):
+                raise TypeError(f"every scheduler needs a .step() method, got {item!r}")
+        return items
+    raise TypeError(f"scheduler must be None, an object with .step(), or a sequence of them, got {scheduler!r}")
+
+
+def _make_closure(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    xb: torch.Tensor,
+    yb: torch.Tensor,
+    first_loss: list[float],
+) -> Callable[[], torch.Tensor]:
+    """The closure handed to ``optimizer.step``; it may be called several times."""
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(xb), yb)
+        loss.backward()
+        if not first_loss:  # the loss at the weights the step started from
+            first_loss.append(loss.item())
+        return loss
+
+    return closure
+
+
+def _evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+    """Test accuracy and cross-entropy, in eval mode and without autograd."""
+    model.eval()
+    with torch.no_grad():
+        logits = model(x)
+        loss = F.cross_entropy(logits, y).item()
+        accuracy = (logits.argmax(dim=1) == y).double().mean().item()
+    model.train()
+    return accuracy, loss
+
+
+def train(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any = None,
+    *,
+    data: DigitsSplit | None = None,
+    steps: int = 300,
+    batch_size: int = 64,
+    seed: int = 0,
+    eval_every: int = 25,
+    callbacks: Iterable[Callback] = (),
+    progress: bool = True,
+    num_threads: int = 1,
+) -> History:
+    """Train ``model`` on the digits with minibatch cross-entropy.
+
+    Each step draws the next ``batch_size`` training images (reshuffled every
+    epoch from a generator seeded by ``seed``; an incomplete last batch is
+    skipped, so every step sees exactly ``batch_size`` images), records the
+    learning rate of every parameter group, calls
+    ``optimizer.step(closure)``, and then steps the scheduler(s). The closure
+    zeroes the gradients, computes the loss and backpropagates, so optimizers
+    that evaluate it several times (SAM-like) work. The recorded loss is that
+    of the closure's first call, the loss at the weights the step started
+    from, which is also what torch optimizers return.
+
+    Training is deterministic: the same model initialisation, optimizer,
+    scheduler and ``seed`` give bit-identical records.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A classifier mapping ``(N, 1, 8, 8)`` images to logits.
+    optimizer : torch.optim.Optimizer
+        Any torch optimizer over (some of) ``model``'s parameters.
+    scheduler : object with ``step()``, sequence of them, or None
+        Stepped once after every optimizer step, in order, e.g. an LR
+        scheduler and a momentum scheduler. A torch ``ReduceLROnPlateau`` is
+        given the step's training loss (its patience then counts steps).
+    data : DigitsSplit, optional
+        Data to train and test on; :func:`load_digits_split` by default.
+    steps : int
+        Number of optimizer steps.
+    batch_size : int
+        Images per step; capped at the training set size (full-batch).
+    seed : int
+        Seeds ``torch.manual_seed`` and the batch order.
+    eval_every : int
+        Evaluate on the test set every this many steps, and after the last.
+    callbacks : iterable of callables
+        Each called as ``cb(step, model, history)`` after every step, where
+        ``step`` counts completed steps from 1 and ``history`` is a
+        :class:`History` of everything recorded so far (its arrays are
+        read-only views; copy what you keep).
+    progress : bool
+        Show a tqdm progress bar.
+    num_threads : int
+        Torch intra-op threads during training; restored afterwards. One
+        thread is the fastest for models this small.
+
+    Returns
+    -------
+    History
+        The per-step record. If the loss became non-finite, training stops
+        after that step (no scheduler step or callback for it), the model is
+        evaluated once more and ``diverged`` is ``True``; nothing is recorded
+        for the steps not taken.
+
+    Examples
+    --------
+    >>> _ = torch.manual_seed(0)
+    >>> model = TinyMLP()
+    >>> optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    >>> scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=300)
+    >>> history = train(model, optimizer, scheduler, steps=300, progress=False)
+    >>> history.final_test_accuracy > 0.9
+    True
+    """
+    steps = _check_positive_int("steps", steps)
+    batch_size = _check_positive_int("batch_size", batch_size)
+    eval_every = _check_positive_int("eval_every", eval_every)
+    num_threads = _check_positive_int("num_threads", num_threads)
+    schedulers = _as_schedulers(scheduler)
+    callbacks = tuple(callbacks)
+    data = load_digits_split() if data is None else data
+
+    x, y = data.x_train, data.y_train
+    n = len(y)
+    batch_size = min(batch_size, n)
+    steps_per_epoch = n // batch_size
+    n_groups = len(optimizer.param_groups)
+
+    # Preallocated so callbacks can get views of the record at no cost.
+    lr_rec = np.full((steps, n_groups), np.nan)
+    loss_rec = np.full(steps, np.nan)
+    eval_steps: list[int] = []
+    accuracies: list[float] = []
+    test_losses: list[float] = []
+    diverged = False
+    done = 0
+
+    def snapshot(copy: bool) -> History:
+        lr, loss = lr_rec[:done], loss_rec[:done]
+        if copy:
+            lr, loss = lr.copy(), loss.copy()
+        else:
+            lr, loss = lr.view(), loss.view()
+            lr.flags.writeable = loss.flags.writeable = False
+        return History(
+            lr=lr,
+            loss=loss,
+            eval_steps=np.array(eval_steps, dtype=np.int64),
+            test_accuracy=np.array(accuracies, dtype=np.float64),
+            test_loss=np.array(test_losses, dtype=np.float64),
+            diverged=diverged,
+            steps_per_epoch=steps_per_epoch,
+        )
+
+    def evaluate(step: int) -> None:
+        accuracy, loss = _evaluate(model, data.x_test, data.y_test)
+        eval_steps.append(step)
+        accuracies.append(accuracy)
+        test_losses.append(loss)
+
+    plateau = torch.optim.lr_scheduler.ReduceLROnPlateau
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(num_threads)
+    bar = tqdm(total=steps, disable=not progress, desc="train", leave=False)
+    try:
+        torch.manual_seed(seed)  # for anything random inside the model (dropout)
+        generator = torch.Generator().manual_seed(seed)  # batch order only
+        order = torch.empty(0, dtype=torch.long)
+        position = n  # forces a shuffle before the first step
+        model.train()
+        for step in range(1, steps + 1):
+            if position + batch_size > n:  # new epoch
+                order = torch.randperm(n, generator=generator)
+                position = 0
+            idx = order[position : position + batch_size]
+            position += batch_size
+
+            # Read before the step: this is the rate the step uses.
+            lr_rec[step - 1] = [float(group["lr"]) for group in optimizer.param_groups]
+            first_loss: list[float] = []
+            optimizer.step(_make_closure(model, optimizer, x[idx], y[idx], first_loss))
+            if not first_loss:
+                raise RuntimeError(
+                    "optimizer.step(closure) never called the closure; train() needs an "
+                    "optimizer that evaluates it, as every torch.optim optimizer does"
+                )
+            loss = first_loss[0]
+            loss_rec[step - 1] = loss
+            done = step
+
+            if not math.isfinite(loss):
+                diverged = True
+                evaluate(step)
+                break
+            for s in schedulers:
+                if isinstance(s, plateau):
+                    s.step(loss)
+                else:
+                    s.step()
+            if step % eval_every == 0 or step == steps:
+                evaluate(step)
+                bar.set_postfix(loss=f"{loss:.3f}", test_acc=f"{accuracies[-1]:.3f}", refresh=False)
+            bar.update()
+            if callbacks:
+                history = snapshot(copy=False)
+                for cb in callbacks:
+                    cb(step, model, history)
+    finally:
+        bar.close()
+        torch.set_num_threads(previous_threads)
+    return snapshot(copy=True)

@@ -1,0 +1,506 @@
+"""Tests of the lab: data split, tiny models, the training loop and compare()."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.datasets import load_digits
+from torch.optim.lr_scheduler import LambdaLR, StepLR
+
+from lrsched.lab import (
+    Comparison,
+    DigitsSplit,
+    History,
+    TinyCNN,
+    TinyMLP,
+    compare,
+    load_digits_split,
+    train,
+)
+
+
+@pytest.fixture(scope="module")
+def data() -> DigitsSplit:
+    return load_digits_split()
+
+
+def sgd(model: torch.nn.Module, lr: float = 0.1) -> torch.optim.SGD:
+    return torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+
+
+def seeded_mlp(seed: int = 0, **kwargs) -> TinyMLP:
+    torch.manual_seed(seed)
+    return TinyMLP(**kwargs)
+
+
+# --------------------------------------------------------------------- data
+
+
+def test_split_shapes_dtypes_and_range(data):
+    assert data.x_train.shape == (1347, 1, 8, 8)
+    assert data.x_test.shape == (450, 1, 8, 8)
+    assert len(data.y_train) + len(data.y_test) == 1797
+    assert data.x_train.dtype == torch.float32 and data.y_train.dtype == torch.int64
+    for x in (data.x_train, data.x_test):
+        assert x.min() >= 0.0 and x.max() <= 1.0
+    # pixel/16, so a full-intensity pixel is exactly 1
+    assert data.x_train.max() == 1.0
+
+
+def test_split_is_a_partition_of_the_dataset(data):
+    raw = load_digits()
+    full = Counter((img.astype(np.float32).tobytes(), int(t)) for img, t in zip(raw.images / 16.0, raw.target))
+    x = torch.cat([data.x_train, data.x_test]).numpy()[:, 0]
+    y = torch.cat([data.y_train, data.y_test]).numpy()
+    assert Counter((img.tobytes(), int(t)) for img, t in zip(x, y)) == full
+
+
+def test_split_is_stratified(data):
+    totals = np.bincount(load_digits().target, minlength=10)
+    test_counts = np.bincount(data.y_test.numpy(), minlength=10)
+    # each class contributes its own 25%, up to rounding
+    assert np.all(np.abs(test_counts - 0.25 * totals) <= 1)
+
+
+def test_split_is_deterministic_and_depends_on_seed():
+    a, b = load_digits_split(seed=3), load_digits_split(seed=3)
+    assert torch.equal(a.x_train, b.x_train) and torch.equal(a.y_test, b.y_test)
+    c = load_digits_split(seed=4)
+    assert not torch.equal(a.x_test, c.x_test)
+
+
+def test_split_returns_independent_tensors():
+    a = load_digits_split()
+    a.x_train.zero_()  # must not leak into the cache
+    assert load_digits_split().x_train.max() == 1.0
+
+
+def test_test_fraction():
+    split = load_digits_split(test_fraction=0.5)
+    assert abs(len(split.y_test) - 1797 / 2) <= 10
+
+
+def test_digits_filter_keeps_original_labels():
+    split = load_digits_split(digits=[8, 3])
+    counts = np.bincount(load_digits().target)
+    assert split.classes == (3, 8)
+    assert set(split.y_train.tolist()) == {3, 8} == set(split.y_test.tolist())
+    assert len(split.y_train) + len(split.y_test) == counts[3] + counts[8]
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"test_fraction": 0.0}, "test_fraction"),
+        ({"test_fraction": 1.0}, "test_fraction"),
+        ({"test_fraction": -0.2}, "test_fraction"),
+        ({"digits": [3, 10]}, "digits"),
+        ({"digits": [-1]}, "digits"),
+        ({"digits": []}, "digits"),
+        ({"digits": [2.5]}, "digits"),
+    ],
+)
+def test_split_rejects_bad_arguments(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        load_digits_split(**kwargs)
+
+
+def test_features_are_flat_float64(data):
+    x_train, y_train, x_test, y_test = data.features()
+    assert x_train.shape == (1347, 64) and x_test.shape == (450, 64)
+    assert x_train.dtype == np.float64 and y_train.dtype == np.int64
+    np.testing.assert_array_equal(x_train, data.x_train.reshape(-1, 64).double().numpy())
+    np.testing.assert_array_equal(y_test, data.y_test.numpy())
+
+
+# ------------------------------------------------------------------- models
+
+
+@pytest.mark.parametrize("model_fn", [TinyMLP, lambda: TinyMLP(hidden=16, depth=3), TinyCNN, lambda: TinyCNN((4, 8, 8, 8))])
+def test_output_shape(model_fn, data):
+    assert model_fn()(data.x_test[:7]).shape == (7, 10)
+
+
+def test_output_shape_num_classes():
+    assert TinyMLP(num_classes=3)(torch.zeros(2, 1, 8, 8)).shape == (2, 3)
+    assert TinyCNN(num_classes=3)(torch.zeros(2, 1, 8, 8)).shape == (2, 3)
+
+
+def test_mlp_parameter_names():
+    names = [n for n, _ in TinyMLP(depth=2).named_parameters()]
+    assert names == ["layers.0.weight", "layers.0.bias", "layers.1.weight", "layers.1.bias", "head.weight", "head.bias"]
+
+
+@pytest.mark.parametrize("channels, n_blocks", [((8,), 0), ((8, 16), 1), ((4, 8, 8, 8, 8), 4)])
+def test_cnn_parameter_names_and_groups(channels, n_blocks):
+    model = TinyCNN(channels)
+    assert len(model.blocks) == n_blocks
+    names = [n for n, _ in model.named_parameters()]
+    allowed = ("embed.", "head") + tuple(f"blocks.{i}." for i in range(n_blocks))
+    assert all(n.startswith(allowed) for n in names), names
+    assert any(n.startswith("embed.") for n in names) and any(n.startswith("head") for n in names)
+    backbone = {id(p) for p in model.backbone_parameters()}
+    head = {id(p) for p in model.head_parameters()}
+    assert backbone.isdisjoint(head)
+    assert backbone | head == {id(p) for p in model.parameters()}
+    assert head == {id(model.head.weight), id(model.head.bias)}
+
+
+@pytest.mark.parametrize("model_cls", [TinyMLP, TinyCNN])
+def test_models_are_deterministic_under_manual_seed(model_cls):
+    def state(seed):
+        torch.manual_seed(seed)
+        return model_cls().state_dict()
+
+    a, b, c = state(0), state(0), state(1)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+@pytest.mark.parametrize("bad", [{"hidden": 0}, {"depth": 0}, {"num_classes": 0}])
+def test_mlp_rejects_bad_arguments(bad):
+    with pytest.raises(ValueError, match=next(iter(bad))):
+        TinyMLP(**bad)
+
+
+def test_cnn_rejects_empty_channels():
+    with pytest.raises(ValueError, match="channels"):
+        TinyCNN(())
+
+
+# -------------------------------------------------------------------- train
+
+
+def test_same_seed_gives_bit_identical_records(data):
+    runs = []
+    for _ in range(2):
+        model = seeded_mlp()
+        opt = sgd(model)
+        runs.append(train(model, opt, StepLR(opt, 20, 0.5), data=data, steps=60, progress=False))
+    a, b = runs
+    assert np.array_equal(a.loss, b.loss) and np.array_equal(a.lr, b.lr)
+    assert np.array_equal(a.test_accuracy, b.test_accuracy)
+    # a different training seed changes the batch order, hence the losses
+    model = seeded_mlp()
+    c = train(model, sgd(model), data=data, steps=60, seed=1, progress=False)
+    assert not np.array_equal(a.loss, c.loss)
+
+
+def test_history_shapes_and_eval_schedule(data):
+    model = seeded_mlp()
+    h = train(model, sgd(model), data=data, steps=60, eval_every=25, progress=False)
+    assert isinstance(h, History)
+    assert h.steps_done == 60 and h.lr.shape == (60, 1) and h.loss.shape == (60,)
+    assert h.eval_steps.tolist() == [25, 50, 60]  # every 25 steps and at the end
+    assert h.test_accuracy.shape == h.test_loss.shape == (3,)
+    assert not h.diverged and np.all(np.isfinite(h.loss))
+    assert h.steps_per_epoch == 1347 // 64
+
+
+def test_recorded_lr_matches_lambda_lr_formula(data):
+    model = seeded_mlp()
+    opt = torch.optim.SGD(
+        [{"params": model.backbone_parameters(), "lr": 0.1}, {"params": model.head_parameters(), "lr": 0.02}],
+        momentum=0.9,
+    )
+    h = train(model, opt, LambdaLR(opt, lambda t: 1.0 / (1.0 + 0.05 * t)), data=data, steps=40, progress=False)
+    t = np.arange(40)  # step k (1-based) uses the lr after k-1 scheduler steps
+    expected = np.stack([0.1 / (1.0 + 0.05 * t), 0.02 / (1.0 + 0.05 * t)], axis=1)
+    np.testing.assert_allclose(h.lr, expected, rtol=1e-12)
+
+
+def test_recorded_lr_matches_step_lr_formula(data):
+    model = seeded_mlp()
+    opt = sgd(model)
+    h = train(model, opt, StepLR(opt, step_size=15, gamma=0.3), data=data, steps=50, progress=False)
+    np.testing.assert_allclose(h.lr[:, 0], 0.1 * 0.3 ** (np.arange(50) // 15), rtol=1e-12)
+
+
+def test_constant_lr_without_scheduler(data):
+    model = seeded_mlp()
+    h = train(model, sgd(model, lr=0.05), data=data, steps=10, progress=False)
+    assert np.all(h.lr == 0.05)
+
+
+def test_mlp_learns_well_above_chance(data):
+    model = seeded_mlp()
+    h = train(model, sgd(model), data=data, steps=300, progress=False)
+    assert h.final_test_accuracy > 0.85
+    assert h.final_loss < 0.5 * h.loss[:10].mean()
+
+
+def test_huge_lr_diverges_without_raising(data):
+    model = seeded_mlp()
+    h = train(model, sgd(model, lr=1e6), data=data, steps=100, progress=False)
+    assert h.diverged
+    assert h.steps_done < 100
+    assert len(h.lr) == len(h.loss) == h.steps_done
+    assert not np.isfinite(h.loss[-1]) and np.all(np.isfinite(h.loss[:-1]))
+    assert not math.isfinite(h.final_loss)
+    assert h.eval_steps[-1] == h.steps_done  # evaluated where it stopped
+
+
+class TwiceClosureSGD(torch.optim.Optimizer):
+    """A SAM-like test optimizer: evaluates the closure twice per step."""
+
+    def __init__(self, params, lr: float = 0.1, rho: float = 0.05):
+        super().__init__(params, {"lr": lr, "rho": rho})
+        self.closure_calls = 0
+
+    @torch.no_grad()
+    def step(self, closure):
+        def counted():
+            self.closure_calls += 1
+            with torch.enable_grad():
+                return closure()
+
+        first = counted()
+        params = [p for g in self.param_groups for p in g["params"] if p.grad is not None]
+        norm = torch.sqrt(sum((p.grad**2).sum() for p in params))
+        eps = [self.defaults["rho"] * p.grad / (norm + 1e-12) for p in params]
+        for p, e in zip(params, eps):
+            p.add_(e)  # climb to the perturbed point ...
+        counted()  # ... and take the gradient there
+        for group in self.param_groups:
+            for p, e in zip(params, eps):
+                p.sub_(e)
+                p.add_(p.grad, alpha=-group["lr"])
+        return first
+
+
+def test_optimizer_calling_closure_twice(data):
+    model = seeded_mlp()
+    opt = TwiceClosureSGD(model.parameters(), lr=0.2)
+    h = train(model, opt, data=data, steps=100, progress=False)
+    assert opt.closure_calls == 200
+    assert not h.diverged
+    assert h.final_loss < 0.5 * h.loss[:10].mean()
+
+
+def test_recorded_loss_is_the_first_closure_evaluation(data):
+    class Recorder(torch.optim.SGD):
+        returned: list[float] = []
+
+        def step(self, closure):
+            loss = super().step(closure)
+            self.returned.append(loss.item())
+            return loss
+
+    model = seeded_mlp()
+    opt = Recorder(model.parameters(), lr=0.1)
+    h = train(model, opt, data=data, steps=5, progress=False)
+    np.testing.assert_array_equal(h.loss, opt.returned)
+
+
+def test_callbacks_called_every_step(data):
+    calls = []
+
+    def cb(step, model, history):
+        calls.append((step, history.steps_done, model.training))
+
+    model = seeded_mlp()
+    train(model, sgd(model), data=data, steps=30, eval_every=7, callbacks=[cb], progress=False)
+    assert [c[0] for c in calls] == list(range(1, 31))
+    assert all(step == done and training for step, done, training in calls)
+
+
+def test_callback_history_is_read_only(data):
+    def cb(step, model, history):
+        with pytest.raises(ValueError):
+            history.loss[0] = 0.0
+
+    model = seeded_mlp()
+    train(model, sgd(model), data=data, steps=2, callbacks=[cb], progress=False)
+
+
+def test_multiple_schedulers_all_stepped_in_order(data):
+    order = []
+
+    class Momentum:
+        def __init__(self, opt):
+            self.opt = opt
+
+        def step(self):
+            order.append("momentum")
+            for g in self.opt.param_groups:
+                g["momentum"] = 0.5
+
+    model = seeded_mlp()
+    opt = sgd(model)
+    lr_sched = StepLR(opt, step_size=5, gamma=0.5)
+    original_step = lr_sched.step
+
+    def lr_step(*args, **kwargs):
+        order.append("lr")
+        return original_step(*args, **kwargs)
+
+    lr_sched.step = lr_step
+    h = train(model, opt, [lr_sched, Momentum(opt)], data=data, steps=12, progress=False)
+    assert order == ["lr", "momentum"] * 12
+    assert opt.param_groups[0]["momentum"] == 0.5
+    np.testing.assert_allclose(h.lr[:, 0], 0.1 * 0.5 ** (np.arange(12) // 5), rtol=1e-12)
+
+
+def test_rejects_scheduler_without_step(data):
+    model = seeded_mlp()
+    with pytest.raises(TypeError, match="step"):
+        train(model, sgd(model), [object()], data=data, steps=2, progress=False)
+
+
+def test_thread_count_is_restored(data):
+    previous = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        seen = []
+        model = seeded_mlp()
+        train(model, sgd(model), data=data, steps=3, num_threads=1, progress=False,
+              callbacks=[lambda *a: seen.append(torch.get_num_threads())])
+        assert seen == [1, 1, 1]
+        assert torch.get_num_threads() == 2
+
+        def boom(*args):
+            raise RuntimeError("boom")
+
+        with pytest.raises(RuntimeError, match="boom"):
+            train(model, sgd(model), data=data, steps=3, callbacks=[boom], progress=False)
+        assert torch.get_num_threads() == 2  # restored after an exception too
+    finally:
+        torch.set_num_threads(previous)
+
+
+def test_full_batch_when_batch_size_exceeds_data(data):
+    model = seeded_mlp()
+    h = train(model, sgd(model), data=data, steps=3, batch_size=10_000, progress=False)
+    assert h.steps_per_epoch == 1
+
+
+def test_history_final_loss_and_frame(data):
+    model = seeded_mlp()
+    opt = torch.optim.SGD(
+        [{"params": model.backbone_parameters(), "lr": 0.1}, {"params": model.head_parameters(), "lr": 0.01}]
+    )
+    h = train(model, opt, data=data, steps=45, eval_every=20, progress=False)
+    assert h.final_loss == pytest.approx(h.loss[-5:].mean())  # last 10% of 45 steps, rounded up
+    frame = h.to_frame()
+    assert list(frame.columns) == ["lr_0", "lr_1", "loss", "test_accuracy", "test_loss"]
+    assert frame.index.tolist() == list(range(1, 46))
+    assert frame["test_accuracy"].dropna().index.tolist() == [20, 40, 45]
+    assert frame.loc[45, "test_accuracy"] == h.final_test_accuracy
+
+
+def test_history_plot_overlays(data):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    model = seeded_mlp()
+    h = train(model, sgd(model), data=data, steps=20, progress=False)
+    axes = h.plot(label="a")
+    axes = h.plot(axes, label="b", log_lr=True, smooth=5)
+    assert len(axes[0].lines) == 2 and len(axes[1].lines) == 2
+    assert [t.get_text() for t in axes[1].get_legend().get_texts()] == ["a", "b"]
+    plt.close("all")
+
+
+# ------------------------------------------------------------------ compare
+
+
+def test_compare_runs_and_summary(data):
+    schedules = {
+        "z_constant": lambda opt: None,  # names not in sorted order: insertion order must survive
+        "a_step": lambda opt: StepLR(opt, step_size=20, gamma=0.1),
+        "b_two": lambda opt: [StepLR(opt, step_size=10, gamma=0.5)],
+    }
+    result = compare(schedules, seeds=(0, 5), steps=40, data=data, progress=False)
+    assert isinstance(result, Comparison)
+    runs = result.runs
+    assert len(runs) == 6
+    assert set(zip(runs["schedule"], runs["seed"])) == {(s, seed) for s in schedules for seed in (0, 5)}
+    assert list(result.histories) == list(schedules)
+    assert all(len(hs) == 2 for hs in result.histories.values())
+
+    summary = result.summary()
+    assert list(summary.index) == list(schedules)
+    expected = runs.groupby("schedule").agg(
+        acc_mean=("final_test_accuracy", "mean"),
+        acc_std=("final_test_accuracy", "std"),
+        loss_mean=("final_loss", "mean"),
+        loss_std=("final_loss", "std"),
+        n=("seed", "size"),
+    )
+    for name in schedules:
+        row = summary.loc[name]
+        assert row["test_accuracy_mean"] == pytest.approx(expected.loc[name, "acc_mean"])
+        assert row["test_accuracy_std"] == pytest.approx(expected.loc[name, "acc_std"])
+        assert row["final_loss_mean"] == pytest.approx(expected.loc[name, "loss_mean"])
+        assert row["final_loss_std"] == pytest.approx(expected.loc[name, "loss_std"])
+        assert row["n_seeds"] == expected.loc[name, "n"] == 2
+        assert row["n_diverged"] == 0
+
+    table = result.table(precision=2)
+    assert list(table.index) == list(schedules)
+    m, s = summary.loc["a_step", ["test_accuracy_mean", "test_accuracy_std"]]
+    assert table.loc["a_step", "test accuracy"] == f"{m:.2f} ± {s:.2f}"
+    assert table.loc["a_step", "diverged"] == "0/2"
+
+
+def test_compare_matches_a_manual_run(data):
+    result = compare({"step": lambda opt: StepLR(opt, 10, 0.5)}, seeds=(1, 2), steps=30, data=data, progress=False)
+    torch.manual_seed(2)
+    model = TinyMLP()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    h = train(model, opt, StepLR(opt, 10, 0.5), data=data, steps=30, seed=2, progress=False)
+    np.testing.assert_array_equal(result.histories["step"][1].loss, h.loss)
+    assert result.runs.iloc[1]["final_test_accuracy"] == h.final_test_accuracy
+
+
+def test_compare_counts_diverged_runs_and_plots(data):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    result = compare(
+        {"fine": lambda opt: None, "huge": lambda opt: LambdaLR(opt, lambda t: 1e7)},
+        optimizer_fn=lambda m: torch.optim.SGD(m.parameters(), lr=0.1),
+        seeds=(0, 1),
+        steps=30,
+        data=data,
+        progress=False,
+    )
+    summary = result.summary()
+    assert summary.loc["huge", "n_diverged"] == 2 and summary.loc["fine", "n_diverged"] == 0
+    assert not np.isfinite(summary.loc["huge", "final_loss_mean"])
+    assert result.runs["diverged"].tolist() == [False, False, True, True]
+    axes = result.plot()
+    assert len(axes[0].lines) == len(axes[1].lines) == 2
+    plt.close("all")
+
+
+def test_compare_with_cnn_and_custom_optimizer(data):
+    result = compare(
+        {"const": lambda opt: None},
+        model_fn=lambda: TinyCNN((4, 8)),
+        optimizer_fn=lambda m: torch.optim.Adam(m.parameters(), lr=1e-2),
+        seeds=(0,),
+        steps=10,
+        data=data,
+        progress=False,
+        batch_size=32,
+    )
+    assert result.histories["const"][0].steps_per_epoch == 1347 // 32
+    assert np.all(result.histories["const"][0].lr == 1e-2)
+    assert result.table().loc["const", "diverged"] == "0/1"
+
+
+def test_compare_rejects_arguments_it_sets(data):
+    with pytest.raises(TypeError, match="seed"):
+        compare({"c": lambda opt: None}, seeds=(0,), steps=2, data=data, progress=False, seed=3)
+    with pytest.raises(ValueError):
+        compare({}, steps=2, data=data, progress=False)
