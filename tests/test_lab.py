@@ -240,9 +240,24 @@ def test_huge_lr_diverges_without_raising(data):
     assert h.diverged
     assert h.steps_done < 100
     assert len(h.lr) == len(h.loss) == h.steps_done
+    assert h.loss[-1] > 1e3 and np.all(h.loss[:-1] <= 1e3)  # stopped at the first blow-up
+    assert h.final_loss > 1e3
+    assert h.eval_steps[-1] == h.steps_done  # evaluated where it stopped
+
+
+def test_non_finite_loss_diverges(data):
+    model = seeded_mlp()
+    h = train(model, sgd(model, lr=1e20), data=data, steps=100, max_loss=math.inf, progress=False)
+    assert h.diverged and h.steps_done < 100
     assert not np.isfinite(h.loss[-1]) and np.all(np.isfinite(h.loss[:-1]))
     assert not math.isfinite(h.final_loss)
-    assert h.eval_steps[-1] == h.steps_done  # evaluated where it stopped
+
+
+def test_max_loss_inf_keeps_training_through_a_finite_blow_up(data):
+    # lr=1e6 blows the loss up to ~1e21, then all ReLUs die and it stays finite
+    model = seeded_mlp()
+    h = train(model, sgd(model, lr=1e6), data=data, steps=30, max_loss=math.inf, progress=False)
+    assert not h.diverged and h.steps_done == 30 and h.loss.max() > 1e3
 
 
 class TwiceClosureSGD(torch.optim.Optimizer):
@@ -266,10 +281,10 @@ class TwiceClosureSGD(torch.optim.Optimizer):
         for p, e in zip(params, eps):
             p.add_(e)  # climb to the perturbed point ...
         counted()  # ... and take the gradient there
-        for group in self.param_groups:
-            for p, e in zip(params, eps):
-                p.sub_(e)
-                p.add_(p.grad, alpha=-group["lr"])
+        lr_of = {p: g["lr"] for g in self.param_groups for p in g["params"]}
+        for p, e in zip(params, eps):
+            p.sub_(e)
+            p.add_(p.grad, alpha=-lr_of[p])
         return first
 
 
@@ -284,7 +299,9 @@ def test_optimizer_calling_closure_twice(data):
 
 def test_recorded_loss_is_the_first_closure_evaluation(data):
     class Recorder(torch.optim.SGD):
-        returned: list[float] = []
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.returned: list[float] = []
 
         def step(self, closure):
             loss = super().step(closure)
@@ -476,7 +493,8 @@ def test_compare_counts_diverged_runs_and_plots(data):
     )
     summary = result.summary()
     assert summary.loc["huge", "n_diverged"] == 2 and summary.loc["fine", "n_diverged"] == 0
-    assert not np.isfinite(summary.loc["huge", "final_loss_mean"])
+    assert summary.loc["huge", "final_loss_mean"] > 1e3
+    assert summary.loc["fine", "final_loss_mean"] < 2.5
     assert result.runs["diverged"].tolist() == [False, False, True, True]
     axes = result.plot()
     assert len(axes[0].lines) == len(axes[1].lines) == 2
@@ -504,3 +522,38 @@ def test_compare_rejects_arguments_it_sets(data):
         compare({"c": lambda opt: None}, seeds=(0,), steps=2, data=data, progress=False, seed=3)
     with pytest.raises(ValueError):
         compare({}, steps=2, data=data, progress=False)
+
+
+def test_optimizer_ignoring_the_closure_is_an_error(data):
+    class NoClosure(torch.optim.SGD):
+        def step(self, closure=None):
+            return None
+
+    model = seeded_mlp()
+    with pytest.raises(RuntimeError, match="closure"):
+        train(model, NoClosure(model.parameters(), lr=0.1), data=data, steps=2, progress=False)
+
+
+def test_reduce_on_plateau_gets_the_training_loss(data):
+    model = seeded_mlp()
+    opt = sgd(model)
+    plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=0)
+    h = train(model, opt, plateau, data=data, steps=20, progress=False)
+    # patience 0: the lr halves after every step whose loss is not a new best
+    best, lr, expected = math.inf, 0.1, []
+    for loss in h.loss:
+        expected.append(lr)
+        if loss < best * (1 - 1e-4):  # torch's default rel threshold
+            best = loss
+        else:
+            lr *= 0.5
+    np.testing.assert_allclose(h.lr[:, 0], expected, rtol=1e-12)
+    assert h.lr[-1, 0] < 0.1
+
+
+def test_progress_bar_does_not_change_the_run(data, capsys):
+    runs = []
+    for progress in (False, True):
+        model = seeded_mlp()
+        runs.append(train(model, sgd(model), data=data, steps=20, progress=progress))
+    assert np.array_equal(runs[0].loss, runs[1].loss)

@@ -47,8 +47,9 @@ class Comparison:
         One row per (schedule, seed) with columns ``schedule``, ``seed``,
         ``final_test_accuracy``, ``final_loss``, ``diverged`` and
         ``steps_done``.
-    histories : dict of str to list of History
-        Each schedule's histories, in the order of the seeds.
+    histories : dict
+        Maps each schedule name to its :class:`History` objects, one per
+        seed, in the order of the seeds.
     """
 
     runs: pd.DataFrame
@@ -59,7 +60,8 @@ class Comparison:
 
         Standard deviations are sample ones (``ddof=1``), ``NaN`` for a single
         seed. Means include every run: a schedule with a diverged seed gets a
-        non-finite ``final_loss_mean``, and ``n_diverged`` says how many.
+        huge or non-finite ``final_loss_mean``, and ``n_diverged`` says how
+        many seeds diverged.
 
         Returns
         -------
@@ -133,7 +135,7 @@ class Comparison:
 
         Parameters
         ----------
-        axes : pair of matplotlib Axes, optional
+        axes : tuple of Axes, optional
             Where to draw; a new 1x2 figure if omitted.
         log_lr, log_loss : bool
             Use a logarithmic y axis for the learning rate / the loss.
@@ -143,14 +145,14 @@ class Comparison:
 
         Returns
         -------
-        axes
+        tuple of Axes
             The two axes ``(ax_lr, ax_loss)``.
         """
         import matplotlib.pyplot as plt
 
         if axes is None:
             _, axes = plt.subplots(1, 2, figsize=(10, 3.5), constrained_layout=True)
-        ax_lr, ax_loss = axes
+        ax_lr, ax_loss = axes = tuple(axes)
         for name, histories in self.histories.items():
             longest = max(histories, key=lambda h: h.steps_done)
             n_diverged = sum(h.diverged for h in histories)
@@ -195,16 +197,17 @@ def compare(
 
     Parameters
     ----------
-    schedules : mapping of str to callable
-        Name to a factory taking the optimizer and returning a scheduler, a
-        sequence of schedulers, or ``None`` for a constant learning rate.
+    schedules : Mapping
+        Maps a name to a factory that takes the optimizer and returns a
+        scheduler, a sequence of schedulers, or ``None`` for a constant
+        learning rate.
     model_fn : callable
         Builds a fresh model; :class:`TinyMLP` by default.
     optimizer_fn : callable, optional
         Builds the optimizer for a model; by default
         ``SGD(model.parameters(), lr=0.1, momentum=0.9)``.
-    seeds : sequence of int
-        Seeds to run each schedule with.
+    seeds : tuple of int
+        Seeds to run each schedule with (any sequence of ints).
     steps : int
         Optimizer steps per run.
     data : DigitsSplit, optional
@@ -213,7 +216,7 @@ def compare(
         Show one progress bar over all runs.
     **train_kwargs
         Passed on to :func:`train` (e.g. ``batch_size``, ``eval_every``,
-        ``callbacks``).
+        ``callbacks``, ``max_loss``).
 
     Returns
     -------

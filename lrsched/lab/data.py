@@ -44,10 +44,14 @@ class DigitsSplit:
 
     Attributes
     ----------
-    x_train, x_test : torch.Tensor
-        ``float32`` images shaped ``(N, 1, 8, 8)`` with pixels in ``[0, 1]``.
-    y_train, y_test : torch.Tensor
-        ``int64`` labels shaped ``(N,)``, the original digit values ``0``-``9``.
+    x_train : torch.Tensor
+        Training images, ``float32`` shaped ``(N, 1, 8, 8)``, pixels in ``[0, 1]``.
+    y_train : torch.Tensor
+        Training labels, ``int64`` shaped ``(N,)``: the digit values ``0``-``9``.
+    x_test : torch.Tensor
+        Test images, like ``x_train``.
+    y_test : torch.Tensor
+        Test labels, like ``y_train``.
 
     Examples
     --------
@@ -133,11 +137,12 @@ def load_digits_split(
 
     Parameters
     ----------
-    digits : sequence of int, optional
-        Keep only these classes (values in ``0``-``9``). Labels keep their
-        original digit values, so ``digits=(3, 8)`` gives labels ``3`` and
-        ``8`` (not ``0`` and ``1``) and a model with 10 outputs can be used
-        unchanged. ``None`` (default) keeps all ten digits.
+    digits : tuple of int, optional
+        Keep only these classes (any sequence of values in ``0``-``9``).
+        Labels keep their original digit values, so ``digits=(3, 8)`` gives
+        labels ``3`` and ``8`` (not ``0`` and ``1``) and a model with 10
+        outputs can be used unchanged. ``None`` (default) keeps all ten
+        digits.
     test_fraction : float
         Fraction of each class held out for testing, strictly between 0 and 1.
     seed : int

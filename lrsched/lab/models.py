@@ -50,6 +50,7 @@ class TinyMLP(nn.Module):
 
     Examples
     --------
+    >>> import torch
     >>> _ = torch.manual_seed(0)
     >>> model = TinyMLP(hidden=32, depth=2)
     >>> [name for name, _ in model.named_parameters()]
@@ -119,6 +120,7 @@ class TinyCNN(nn.Module):
 
     Examples
     --------
+    >>> import torch
     >>> model = TinyCNN(channels=(8, 16, 32))
     >>> len(model.blocks), model(torch.zeros(5, 1, 8, 8)).shape
     (2, torch.Size([5, 10]))

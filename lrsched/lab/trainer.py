@@ -72,13 +72,16 @@ class History:
     test_loss : numpy.ndarray
         Test cross-entropy at each of ``eval_steps``.
     diverged : bool
-        Whether training stopped early because the loss became non-finite.
-        The last entry of ``loss`` is then the non-finite one.
+        Whether training stopped early because the loss became non-finite or
+        exceeded ``max_loss`` (see :func:`train`). The last entry of ``loss``
+        is then the one that stopped it.
     steps_per_epoch : int or None
         Steps in one pass over the training set, to convert steps to epochs.
 
     Examples
     --------
+    >>> import torch
+    >>> from lrsched.lab import TinyMLP, train
     >>> model = TinyMLP()
     >>> optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     >>> history = train(model, optimizer, steps=50, progress=False)
@@ -109,7 +112,7 @@ class History:
         """Mean training loss over the last 10% of steps (at least one step).
 
         Averaging damps the noise of single minibatches; for a diverged run it
-        is non-finite, since the last recorded loss is.
+        is huge or non-finite, since the last recorded loss is.
         """
         if self.steps_done == 0:
             return math.nan
@@ -129,8 +132,15 @@ class History:
 
         Examples
         --------
-        >>> frame = history.to_frame()  # doctest: +SKIP
-        >>> frame.dropna()  # only the evaluated steps  # doctest: +SKIP
+        >>> import torch
+        >>> from lrsched.lab import TinyMLP, train
+        >>> model = TinyMLP()
+        >>> optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        >>> frame = train(model, optimizer, steps=60, progress=False).to_frame()
+        >>> list(frame.columns), len(frame)
+        (['lr', 'loss', 'test_accuracy', 'test_loss'], 60)
+        >>> frame.dropna().index.tolist()  # the evaluated steps
+        [25, 50, 60]
         """
         import pandas as pd
 
@@ -162,7 +172,7 @@ class History:
 
         Parameters
         ----------
-        axes : pair of matplotlib Axes, optional
+        axes : tuple of Axes, optional
             Where to draw; a new 1x2 figure if omitted.
         label : str, optional
             Legend label of this run. With several parameter groups each group
@@ -175,7 +185,7 @@ class History:
 
         Returns
         -------
-        axes
+        tuple of Axes
             The two axes ``(ax_lr, ax_loss)``.
 
         Examples
@@ -187,7 +197,7 @@ class History:
 
         if axes is None:
             _, axes = plt.subplots(1, 2, figsize=(10, 3.5), constrained_layout=True)
-        ax_lr, ax_loss = axes
+        ax_lr, ax_loss = axes = tuple(axes)
         steps = np.arange(1, self.steps_done + 1)
         lr = self.lr.reshape(self.steps_done, -1)
         color = None
@@ -273,6 +283,7 @@ def train(
     callbacks: Iterable[Callback] = (),
     progress: bool = True,
     num_threads: int = 1,
+    max_loss: float = 1e3,
 ) -> History:
     """Train ``model`` on the digits with minibatch cross-entropy.
 
@@ -309,27 +320,36 @@ def train(
         Seeds ``torch.manual_seed`` and the batch order.
     eval_every : int
         Evaluate on the test set every this many steps, and after the last.
-    callbacks : iterable of callables
-        Each called as ``cb(step, model, history)`` after every step, where
-        ``step`` counts completed steps from 1 and ``history`` is a
-        :class:`History` of everything recorded so far (its arrays are
-        read-only views; copy what you keep).
+    callbacks : tuple of callable
+        Any iterable of callables, each called as ``cb(step, model, history)``
+        after every step, where ``step`` counts completed steps from 1 and
+        ``history`` is a :class:`History` of everything recorded so far (its
+        arrays are read-only views; copy what you keep).
     progress : bool
         Show a tqdm progress bar.
     num_threads : int
         Torch intra-op threads during training; restored afterwards. One
         thread is the fastest for models this small.
+    max_loss : float
+        A training loss above this counts as divergence, like a non-finite
+        one. With a huge learning rate the loss can reach ``1e20`` and then
+        stay finite because every ReLU died, so waiting for ``inf``/``nan``
+        alone would miss it. The default, ``1e3``, is over 400 times the loss
+        of guessing among 10 classes; pass ``math.inf`` to stop only on
+        non-finite losses.
 
     Returns
     -------
     History
-        The per-step record. If the loss became non-finite, training stops
-        after that step (no scheduler step or callback for it), the model is
-        evaluated once more and ``diverged`` is ``True``; nothing is recorded
-        for the steps not taken.
+        The per-step record. If the loss became non-finite or exceeded
+        ``max_loss``, training stops after that step (no scheduler step or
+        callback for it), the model is evaluated once more and ``diverged``
+        is ``True``; nothing is recorded for the steps not taken.
 
     Examples
     --------
+    >>> import torch
+    >>> from lrsched.lab import TinyMLP, train
     >>> _ = torch.manual_seed(0)
     >>> model = TinyMLP()
     >>> optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
@@ -342,6 +362,8 @@ def train(
     batch_size = _check_positive_int("batch_size", batch_size)
     eval_every = _check_positive_int("eval_every", eval_every)
     num_threads = _check_positive_int("num_threads", num_threads)
+    if isinstance(max_loss, bool) or not isinstance(max_loss, numbers.Real) or not max_loss > 0:
+        raise ValueError(f"max_loss must be a positive number, got {max_loss!r}")
     schedulers = _as_schedulers(scheduler)
     callbacks = tuple(callbacks)
     data = load_digits_split() if data is None else data
@@ -414,7 +436,7 @@ def train(
             loss_rec[step - 1] = loss
             done = step
 
-            if not math.isfinite(loss):
+            if not (math.isfinite(loss) and loss <= max_loss):
                 diverged = True
                 evaluate(step)
                 break
