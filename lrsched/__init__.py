@@ -5,6 +5,15 @@ every torch scheduler is a :class:`ScheduledLR` over one, so plots, training and
 the same formula.
 """
 
+from .beyond import (
+    ExponentialRamp,
+    InverseSqrt,
+    InverseSqrtScheduler,
+    OneCycle,
+    OneCycleScheduler,
+    WarmupStableDecay,
+    WSDScheduler,
+)
 from .chebyshev import (
     ChebyshevScheduler,
     ChebyshevSteps,
@@ -63,6 +72,14 @@ __all__ = [
     "get_chebyshev_permutation",
     "get_chebyshev_lr",
     "get_chebyshev_schedule",
+    # beyond the reference page
+    "WarmupStableDecay",
+    "WSDScheduler",
+    "InverseSqrt",
+    "InverseSqrtScheduler",
+    "OneCycle",
+    "OneCycleScheduler",
+    "ExponentialRamp",
     # param groups
     "layer_decay_param_groups",
     "deberta_v3_large_lr_scheduler",

@@ -39,11 +39,12 @@ def real(
     too_low = low is not None and (value <= low if low_open else value < low)
     too_high = high is not None and (value >= high if high_open else value > high)
     if too_low or too_high:
-        left = "(" if low_open else "["
-        right = ")" if high_open else "]"
+        left = "(" if low_open or low is None else "["
+        right = ")" if high_open or high is None else "]"
         lo = "-inf" if low is None else f"{low:g}"
         hi = "inf" if high is None else f"{high:g}"
-        raise ValueError(f"{name} must lie in {left}{lo}, {hi}{right}, got {value:g}")
+        # repr, not :g, so that e.g. gamma=1.0000001 is not reported as "got 1"
+        raise ValueError(f"{name} must lie in {left}{lo}, {hi}{right}, got {value!r}")
     return value
 
 
@@ -56,7 +57,7 @@ def not_above(small_name: str, small: float, big_name: str, big: float) -> None:
     """Require ``small <= big`` and say which relation is required, with both values."""
     if small > big:
         raise ValueError(
-            f"{small_name} must be <= {big_name}, got {small_name}={small:g} > {big_name}={big:g}"
+            f"{small_name} must be <= {big_name}, got {small_name}={small!r} > {big_name}={big!r}"
         )
 
 

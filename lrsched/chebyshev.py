@@ -32,7 +32,7 @@ def _check_spectrum(m: float, M: float) -> tuple[float, float]:
     m = _checks.real("m", m, low=0.0, low_open=True)
     M = _checks.real("M", M, low=0.0, low_open=True)
     if m >= M:
-        raise ValueError(f"m must be smaller than M, got m={m:g} and M={M:g}")
+        raise ValueError(f"m must be smaller than M, got m={m!r} and M={M!r}")
     return m, M
 
 
@@ -68,12 +68,12 @@ def get_chebyshev_permutation(T: int) -> np.ndarray:
     return order[order < T]
 
 
-@functools.lru_cache(maxsize=64)
-def _fractal_steps(T: int, m: float, M: float) -> tuple[tuple[float, ...], np.ndarray]:
-    """The steps in fractal order, built once per ``(T, m, M)``."""
+@functools.lru_cache(maxsize=16)
+def _fractal_steps(T: int, m: float, M: float) -> np.ndarray:
+    """The steps in fractal order, built once per ``(T, m, M)`` (read-only)."""
     steps = get_chebyshev_steps(T, m, M)[get_chebyshev_permutation(T)]
     steps.setflags(write=False)
-    return tuple(float(s) for s in steps), steps
+    return steps
 
 
 @dataclass(frozen=True)
@@ -97,15 +97,16 @@ class ChebyshevSteps(Schedule):
         object.__setattr__(self, "M", M)
 
     def formula(self, t: Any, xp: Any) -> Any:
-        as_list, as_array = _fractal_steps(self.T, self.m, self.M)
+        table = _fractal_steps(self.T, self.m, self.M)
         if xp is SCALAR:
-            if t != int(t):
+            index = int(t)
+            if index != t:
                 raise ValueError(f"Chebyshev steps are indexed by integer steps, got {t}")
-            return self.lr * as_list[int(t) % self.T]
+            return self.lr * float(table[index % self.T])
         index = t.astype(np.int64)
         if np.any(index != t):
             raise ValueError("Chebyshev steps are indexed by integer steps")
-        return self.lr * as_array[index % self.T]
+        return self.lr * table[index % self.T]
 
 
 def get_chebyshev_lr(

@@ -31,11 +31,11 @@ Steps = Union[int, float, Sequence[int], np.ndarray, torch.Tensor]
 
 
 class _ScalarMath:
-    """Math on one Python number (the fast path taken by ``scheduler.step()``)."""
+    """Math on one Python float (the fast path taken by ``scheduler.step()``)."""
 
     pi = math.pi
     cos = staticmethod(np.cos)  # numpy, not math: identical bits to the array path
-    power = staticmethod(np.power)
+    power = staticmethod(np.power)  # numpy, with a Python-float exponent in both paths (same bits)
     sqrt = staticmethod(math.sqrt)  # IEEE sqrt is correctly rounded everywhere
 
     @staticmethod
@@ -50,6 +50,20 @@ class _ScalarMath:
     def maximum(a: float, b: float) -> float:
         return a if a >= b else b
 
+    @staticmethod
+    def minimum(a: float, b: float) -> float:
+        return a if a <= b else b
+
+    @staticmethod
+    def lerp(a: float, b: float, w: float) -> float:
+        """``a + (b - a) w`` for ``w`` in ``[0, 1]``: exactly ``a`` at 0, exactly ``b`` at 1, never past ``b``."""
+        if w >= 1.0:
+            return b
+        value = a + (b - a) * w
+        if a <= b:
+            return value if value < b else b
+        return value if value > b else b
+
 
 class _ArrayMath:
     """The same operations on float64 arrays."""
@@ -61,33 +75,46 @@ class _ArrayMath:
     clip = staticmethod(np.clip)
     where = staticmethod(np.where)
     maximum = staticmethod(np.maximum)
+    minimum = staticmethod(np.minimum)
+
+    @staticmethod
+    def lerp(a: Any, b: Any, w: np.ndarray) -> np.ndarray:
+        """Elementwise :meth:`_ScalarMath.lerp`; ``a``, ``b`` scalars or arrays with ``a <= b`` (or ``a >= b``) everywhere."""
+        value = a + (b - a) * w
+        rising = a <= b if type(b) is float else bool(np.all(np.less_equal(a, b)))
+        value = np.minimum(value, b) if rising else np.maximum(value, b)
+        return np.where(w >= 1.0, b, value)
 
 
 SCALAR = _ScalarMath
 ARRAY = _ArrayMath
 
+# Steps per chunk when a long array is evaluated (64 KiB of float64: fits in any L2 cache).
+_CHUNK = 8192
 
-def _scalar_step(step: numbers.Real) -> int | float:
-    if isinstance(step, numbers.Integral):
-        value: int | float = int(step)
-    else:
-        value = float(step)
-        if not math.isfinite(value):
-            raise ValueError(f"step must be finite, got {value}")
+
+def _scalar_step(step: numbers.Real) -> float:
+    if isinstance(step, bool):
+        raise TypeError(f"step must be a number, got {step!r}")
+    value = float(step)
+    if not math.isfinite(value):
+        raise ValueError(f"step must be finite, got {value}")
     if value < 0:
-        raise ValueError(f"step must be >= 0, got {value}")
+        raise ValueError(f"step must be >= 0, got {value:g}")
     return value
 
 
 def _array_steps(steps: Any) -> np.ndarray:
+    """The steps as a numpy array of integers or reals (not converted), checked finite and >= 0."""
     array = np.asarray(steps)
     if array.dtype.kind not in "iuf":
         raise TypeError(f"steps must be integers or reals, got an array of dtype {array.dtype}")
-    array = array.astype(np.float64)
-    if array.size and not np.all(np.isfinite(array)):
-        raise ValueError("steps must be finite")
-    if array.size and array.min() < 0:
-        raise ValueError(f"steps must be >= 0, got a minimum of {array.min():g}")
+    if array.size:
+        low, high = array.min(), array.max()
+        if not (math.isfinite(low) and math.isfinite(high)):
+            raise ValueError("steps must be finite")
+        if low < 0:
+            raise ValueError(f"steps must be >= 0, got a minimum of {low:g}")
     return array
 
 
@@ -104,6 +131,10 @@ class Schedule(ABC):
         """The closed form at step(s) ``t``, using only the operations of ``xp``."""
 
     def __call__(self, steps: Steps) -> Any:
+        if type(steps) is int:  # the fast path of every scheduler.step()
+            if steps < 0:
+                raise ValueError(f"step must be >= 0, got {steps}")
+            return float(self.formula(float(steps), SCALAR))
         if isinstance(steps, torch.Tensor):
             return torch.from_numpy(self._on_array(steps.detach().cpu().numpy()))
         if isinstance(steps, numbers.Real):
@@ -112,10 +143,23 @@ class Schedule(ABC):
 
     def _on_array(self, steps: Any) -> np.ndarray:
         t = _array_steps(steps)
+        if t.size <= _CHUNK:
+            return self._evaluate(np.asarray(t, dtype=np.float64))
+        # Long arrays go through in cache-sized chunks: every formula is elementwise, so the
+        # values are the same, and the temporaries stay small (no page faults on each one).
+        flat = t.reshape(-1)
+        out = np.empty(flat.shape, dtype=np.float64)
+        for begin in range(0, flat.size, _CHUNK):
+            out[begin : begin + _CHUNK] = self._evaluate(np.asarray(flat[begin : begin + _CHUNK], dtype=np.float64))
+        return out.reshape(t.shape)
+
+    def _evaluate(self, t: np.ndarray) -> np.ndarray:
         values = np.asarray(self.formula(t, ARRAY), dtype=np.float64)
         if values.shape != t.shape:  # e.g. a constant: broadcast to the steps' shape
-            values = np.broadcast_to(values, t.shape)
-        return np.array(values, dtype=np.float64)
+            return np.array(np.broadcast_to(values, t.shape), dtype=np.float64)
+        if values is t or values.base is not None or not values.flags.writeable:
+            return values.copy()  # never hand out the caller's array or a view of a cached table
+        return values
 
 
 @dataclass(frozen=True)
@@ -157,7 +201,7 @@ class LinearRamp(Schedule):
         object.__setattr__(self, "steps", _checks.integer("steps", self.steps, minimum=1))
 
     def formula(self, t: Any, xp: Any) -> Any:
-        return self.start + (self.end - self.start) * xp.clip(t / self.steps, 0.0, 1.0)
+        return xp.lerp(self.start, self.end, xp.clip(t / self.steps, 0.0, 1.0))
 
 
 @dataclass(frozen=True)
@@ -167,16 +211,38 @@ class Joined(Schedule):
     schedules: tuple[Schedule, ...]
     boundaries: tuple[int, ...]
 
+    def __post_init__(self) -> None:
+        schedules = tuple(self.schedules)
+        boundaries = tuple(_checks.integer("boundaries", b, minimum=1) for b in self.boundaries)
+        if not schedules or not all(isinstance(s, Schedule) for s in schedules):
+            raise TypeError(f"schedules must be a non-empty sequence of Schedule, got {schedules!r}")
+        if len(boundaries) != len(schedules) - 1:
+            raise ValueError(
+                f"boundaries must have len(schedules) - 1 = {len(schedules) - 1} entries, got {len(boundaries)}"
+            )
+        if any(b >= c for b, c in zip(boundaries, boundaries[1:])):
+            raise ValueError(f"boundaries must be strictly increasing, got {boundaries}")
+        object.__setattr__(self, "schedules", schedules)
+        object.__setattr__(self, "boundaries", boundaries)
+
     def formula(self, t: Any, xp: Any) -> Any:
-        starts = (0,) + self.boundaries
         if xp is SCALAR:
             piece = bisect.bisect_right(self.boundaries, t)
-            return self.schedules[piece].formula(t - starts[piece], xp)
-        # Every piece is defined for all t >= 0 (they clamp), so evaluate each on the whole
-        # array and pick: cheaper than gathering and scattering masked subsets.
-        out = self.schedules[0].formula(t, xp)
-        for start, schedule in zip(self.boundaries, self.schedules[1:]):
-            out = np.where(t >= start, schedule.formula(np.maximum(t - start, 0.0), xp), out)
+            if piece == 0:
+                return self.schedules[0].formula(t, xp)
+            return self.schedules[piece].formula(t - self.boundaries[piece - 1], xp)
+        # Each piece is evaluated only on its own steps (its clock restarted at its boundary).
+        starts = (0,) + self.boundaries
+        if t.size:
+            first = bisect.bisect_right(self.boundaries, t.min())
+            if first == bisect.bisect_right(self.boundaries, t.max()):  # all in one piece
+                return self.schedules[first].formula(t - starts[first], xp)
+        piece = np.searchsorted(np.asarray(self.boundaries, dtype=np.float64), t, side="right")
+        out = np.empty_like(t)
+        for k, (start, schedule) in enumerate(zip(starts, self.schedules)):
+            mask = piece == k
+            if mask.any():
+                out[mask] = schedule.formula(t[mask] - start, xp)
         return out
 
 
@@ -191,16 +257,10 @@ def join_schedules(schedules: Sequence[Schedule], boundaries: Sequence[int]) -> 
     array([0. , 0.5, 1. , 1. ])
     """
     schedules = tuple(schedules)
-    boundaries = tuple(_checks.integer("boundaries", b, minimum=1) for b in boundaries)
-    if not schedules or not all(isinstance(s, Schedule) for s in schedules):
-        raise TypeError(f"schedules must be a non-empty sequence of Schedule, got {schedules!r}")
-    if len(boundaries) != len(schedules) - 1:
-        raise ValueError(
-            f"boundaries must have len(schedules) - 1 = {len(schedules) - 1} entries, got {len(boundaries)}"
-        )
-    if any(b >= c for b, c in zip(boundaries, boundaries[1:])):
-        raise ValueError(f"boundaries must be strictly increasing, got {boundaries}")
-    return schedules[0] if not boundaries else Joined(schedules, boundaries)
+    boundaries = tuple(boundaries)
+    if len(schedules) == 1 and not boundaries and isinstance(schedules[0], Schedule):
+        return schedules[0]
+    return Joined(schedules, boundaries)
 
 
 def with_warmup(schedule: Schedule, warmup_steps: int, init_lr: float = 0.0) -> Schedule:

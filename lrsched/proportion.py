@@ -57,7 +57,9 @@ class ProportionScheduler:
         self.max_lr = _checks.learning_rate("max_lr", max_lr)
         self.min_lr = _checks.learning_rate("min_lr", min_lr)
         if self.min_lr >= self.max_lr:
-            raise ValueError(f"min_lr must be smaller than max_lr, got min_lr={min_lr:g} and max_lr={max_lr:g}")
+            raise ValueError(
+                f"min_lr must be smaller than max_lr, got min_lr={self.min_lr!r} and max_lr={self.max_lr!r}"
+            )
         self.max_value = _checks.real("max_value", max_value)
         self.min_value = _checks.real("min_value", min_value)
         _checks.not_above("min_value", self.min_value, "max_value", self.max_value)

@@ -8,7 +8,8 @@ where :math:`S_k` is the geometric series of cycle lengths :math:`C m^j`, rounde
 
 For an integer ``cycle_mult`` every :math:`L_k = C m^k` exactly (SGDR's :math:`T_i = T_0 T_{mult}^i`);
 for a real one, rounding the running sum keeps each restart within half a step of the
-geometric series. Inside a cycle, at position :math:`s = t - S_k` with peak :math:`\eta_k = \eta_{max}\gamma^k`:
+geometric series. Inside a cycle, at position :math:`s = t - S_k` with peak
+:math:`\eta_k = \max(\eta_{max}\gamma^k, \eta_{min})`:
 
 .. math::
 
@@ -23,6 +24,7 @@ Reference: Loshchilov & Hutter, *SGDR: Stochastic Gradient Descent with Warm Res
 from __future__ import annotations
 
 import bisect
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +40,9 @@ from .scheduler import ScheduledLR
 class CosineRestarts(Schedule):
     r"""Cosine cycles that restart, grow by ``cycle_mult``, warm up for ``warmup_steps`` and peak at ``max_lr * gamma**k``.
 
+    The peak never goes below ``min_lr``: once ``max_lr * gamma**k <= min_lr``, every later
+    cycle stays at ``min_lr``.
+
     >>> sched = CosineRestarts(first_cycle_steps=4, max_lr=1.0, min_lr=0.0)
     >>> sched([0, 1, 2, 3, 4, 6]).round(4)
     array([1.    , 0.8536, 0.5   , 0.1464, 1.    , 0.5   ])
@@ -49,10 +54,11 @@ class CosineRestarts(Schedule):
     min_lr: float = 1e-6
     warmup_steps: int = 0
     gamma: float = 1.0
-    # Cycle starts and peaks, extended on demand; computed once with Python floats so
-    # the scalar and array paths index the very same numbers.
+    # Cycle starts for a cycle_mult > 1, extended on demand (a few dozen entries cover any run);
+    # Python ints, so the scalar and array paths index the very same numbers.
     _starts: list[int] = field(default_factory=lambda: [0], init=False, repr=False, compare=False)
-    _peaks: list[float] = field(default_factory=list, init=False, repr=False, compare=False)
+    # The cycle the last scalar step fell in, (start, end, peak): stepping looks a cycle up once.
+    _cycle: tuple[float, float, float] = field(default=(0.0, 0.0, 0.0), init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -71,28 +77,70 @@ class CosineRestarts(Schedule):
         return c * k if m == 1.0 else round(c * (m**k - 1.0) / (m - 1.0))
 
     def _extend(self, step: float) -> None:
-        starts, peaks = self._starts, self._peaks
+        starts = self._starts
         while starts[-1] <= step:
-            peaks.append(self.max_lr * self.gamma ** (len(starts) - 1))
             starts.append(self.cycle_start(len(starts)))
+
+    def _peaks(self, k: np.ndarray) -> Any:
+        """``max(max_lr * gamma**k, min_lr)`` for an array of cycle indices (one numpy code path for both callers)."""
+        if self.gamma == 1.0:
+            return self.max_lr
+        if k.size > 1:  # few distinct cycles per call: take the power once per cycle
+            low, high = int(k.min()), int(k.max())
+            if high - low + 1 < k.size:
+                table = self._peaks(np.arange(low, high + 1, dtype=np.float64))
+                return table[(k - low).astype(np.intp)]
+        return np.maximum(self.max_lr * np.power(self.gamma, k), self.min_lr)
+
+    def _scalar_cycle(self, t: float) -> tuple[float, float, float]:
+        cycle = self._cycle
+        if cycle[0] <= t < cycle[1]:
+            return cycle
+        c = self.first_cycle_steps
+        if self.cycle_mult == 1.0:
+            k = math.floor(t / c)
+            k -= t < k * c  # t / c can round up to the next integer for a non-integer t
+            start, end = float(k * c), float(k * c + c)
+        else:
+            self._extend(t)
+            k = bisect.bisect_right(self._starts, t) - 1
+            start, end = float(self._starts[k]), float(self._starts[k + 1])
+        peak = float(np.asarray(self._peaks(np.array([float(k)])), dtype=np.float64).reshape(-1)[0])
+        cycle = (start, end, peak)
+        object.__setattr__(self, "_cycle", cycle)
+        return cycle
+
+    def _array_cycles(self, t: np.ndarray) -> tuple[Any, Any, Any]:
+        if not t.size:
+            return 0.0, 1.0, self.max_lr
+        first, last = self._scalar_cycle(float(t.min())), self._scalar_cycle(float(t.max()))
+        if first == last:  # all steps in one cycle (the usual case for a chunk of a long run)
+            return first[0], first[1] - first[0], first[2]
+        c = self.first_cycle_steps
+        if self.cycle_mult == 1.0:
+            k = np.floor(t / c)
+            k -= t < k * c
+            start, length = k * c, float(c)
+        else:
+            starts = np.asarray(self._starts, dtype=np.float64)  # covers t.max() (see _scalar_cycle)
+            index = np.searchsorted(starts, t, side="right") - 1
+            start = starts[index]
+            length = starts[index + 1] - start
+            k = index.astype(np.float64)
+        return start, length, self._peaks(k)
 
     def formula(self, t: Any, xp: Any) -> Any:
         if xp is SCALAR:
-            self._extend(t)
-            k = bisect.bisect_right(self._starts, t) - 1
-            start, length, peak = self._starts[k], self._starts[k + 1] - self._starts[k], self._peaks[k]
+            start, end, peak = self._scalar_cycle(t)
+            length = end - start
         else:
-            if t.size:
-                self._extend(float(t.max()))
-            starts = np.asarray(self._starts, dtype=np.float64)
-            k = np.searchsorted(starts, t, side="right") - 1
-            start, length, peak = starts[k], starts[k + 1] - starts[k], np.asarray(self._peaks)[k]
+            start, length, peak = self._array_cycles(t)
         s = t - start
         warm = self.warmup_steps
-        ramp = self.min_lr + (peak - self.min_lr) * s / (warm if warm else 1)
-        p = (s - warm) / (length - warm)
-        anneal = self.min_lr + (peak - self.min_lr) * 0.5 * (1.0 + xp.cos(xp.pi * p))
-        return xp.where(s < warm, ramp, anneal)
+        weight = 0.5 * (1.0 + xp.cos(xp.pi * ((s - warm) / (length - warm))))
+        if warm:
+            weight = xp.where(s < warm, s / warm, weight)
+        return xp.lerp(self.min_lr, peak, weight)
 
 
 class CosineAnnealingWarmupRestarts(ScheduledLR):
@@ -117,8 +165,11 @@ class CosineAnnealingWarmupRestarts(ScheduledLR):
 
     Differences from pytorch-optimizer 4.1.0: there, with ``warmup_steps=0`` the first step runs
     at ``min_lr`` instead of the peak; resuming with ``last_epoch`` raises ``KeyError:
-    'initial_lr'``; each cycle length is truncated with ``int`` and compounds (drifting from the
-    geometric series for a real ``cycle_mult``); and all param groups are set to one value.
+    'initial_lr'``; ``cycle_mult`` multiplies only the part of a cycle after its warmup, truncated
+    with ``int`` at every cycle (so for a real ``cycle_mult`` the restarts drift from the geometric
+    series; with ``warmup_steps=0`` and an integer ``cycle_mult`` the two agree); the peak keeps
+    decaying below ``min_lr``, so late cycles rise towards ``min_lr`` instead of decaying to it;
+    and all param groups are set to one value.
     """
 
     def __init__(

@@ -47,9 +47,10 @@ class RexDecay(Schedule):
         object.__setattr__(self, "beta", _checks.real("beta", self.beta, low=0.0, high=1.0, high_open=True))
 
     def formula(self, t: Any, xp: Any) -> Any:
-        remaining = 1.0 - xp.clip(t / self.total_steps, 0.0, 1.0)
-        profile = remaining / ((1.0 - self.beta) + self.beta * remaining)
-        return self.min_lr + (self.max_lr - self.min_lr) * profile
+        z = xp.clip(t / self.total_steps, 0.0, 1.0)
+        # (1 - z) / ((1 - beta) + beta (1 - z)) with the denominator simplified to 1 - beta z:
+        # exactly 1 at z = 0 and 0 at z = 1, for every beta.
+        return xp.lerp(self.min_lr, self.max_lr, (1.0 - z) / (1.0 - self.beta * z))
 
 
 class REXScheduler(ScheduledLR):

@@ -62,6 +62,7 @@ class ScheduledLR(LRScheduler):
         reference = max(initial)
         self.reference_group = initial.index(reference)
         self.group_scales = [lr / reference if reference > 0 else 1.0 for lr in initial]
+        self._float_groups: list[dict[str, Any]] | None = None  # see _write
         super().__init__(optimizer, last_epoch)
 
     # -- stepping ---------------------------------------------------------------------------
@@ -76,19 +77,45 @@ class ScheduledLR(LRScheduler):
             self.last_epoch = epoch
         self._write(self.last_epoch)
 
+    def _update_lr(self, epoch: int | None = None) -> None:
+        # torch's SequentialLR calls this on its children at milestones (with epoch=0).
+        self.last_epoch = self.last_epoch + 1 if epoch is None else int(epoch)
+        self._write(self.last_epoch)
+
     def _write(self, step: int) -> None:
         factor = self.schedule(step)
-        lrs = [factor * scale for scale in self.group_scales]
-        for group, lr in zip(self.optimizer.param_groups, lrs):
+        scales = self.group_scales
+        groups = self.optimizer.param_groups
+        if len(groups) != len(scales):
+            raise ValueError(
+                f"the optimizer has {len(groups)} param groups, the scheduler was built for {len(scales)}"
+            )
+        self._factor = factor
+        if groups is self._float_groups:
+            # Fast path, as cheap as a bare loop: every group held a Python-number lr when this
+            # list of groups was last checked. optimizer.load_state_dict replaces the list and
+            # add_param_group changes its length; both lead back to the check below.
+            for group, scale in zip(groups, scales):
+                group["lr"] = factor * scale
+            return
+        tensors = False
+        for group, scale in zip(groups, scales):
             if isinstance(group["lr"], torch.Tensor):  # capturable / fused optimizers
-                group["lr"].fill_(lr)
+                group["lr"].fill_(factor * scale)
+                tensors = True
             else:
-                group["lr"] = lr
-        self._last_lr = lrs
+                group["lr"] = factor * scale
+        self._float_groups = None if tensors else groups
+
+    @property
+    def _last_lr(self) -> list[float]:  # type: ignore[override]
+        # What get_last_lr() returns, built on demand from the factor of the last write
+        # (the very products written into the groups), so step() does not build a list.
+        return [self._factor * scale for scale in self.group_scales]
 
     def get_lr(self) -> list[float]:
         """The lrs of every group at the current step (Python floats)."""
-        factor = self.schedule(self.last_epoch)
+        factor = self.schedule(int(self.last_epoch))
         return [factor * scale for scale in self.group_scales]
 
     _get_closed_form_lr = get_lr
@@ -120,7 +147,13 @@ class ScheduledLR(LRScheduler):
         self.base_lrs = list(state_dict["base_lrs"])
         self.group_scales = scales
         self.reference_group = int(state_dict["reference_group"])
+        self._float_groups = None
         self._write(self.last_epoch)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(step={self.last_epoch}, schedule={self.schedule!r})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_float_groups"] = None  # an identity cache, re-checked after unpickling
+        return state

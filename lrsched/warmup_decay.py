@@ -8,7 +8,9 @@ steps onto :math:`[\eta_{min}, \eta_{max}]`:
     \eta(t) = \eta_{min} + (\eta_{max} - \eta_{min})\, d(p), \qquad
     d_{lin}(p) = 1 - p, \quad d_{cos}(p) = \tfrac12 (1 + \cos \pi p), \quad d_{poly}(p) = (1 - p)^k .
 
-Because :math:`p` is clipped to 1, every decay ends at ``min_lr`` and stays there.
+Because :math:`p` is clipped to 1, every decay ends at ``min_lr`` and stays there. The weight
+:math:`d` is applied by an interpolation that is exact at both ends (``max_lr`` at :math:`d = 1`,
+``min_lr`` at :math:`d = 0`, bit for bit) and never leaves :math:`[\eta_{min}, \eta_{max}]`.
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ class LinearDecay(_Decay):
     """
 
     def formula(self, t: Any, xp: Any) -> Any:
-        return self.min_lr + (self.max_lr - self.min_lr) * (1.0 - self.progress(t, xp))
+        return xp.lerp(self.min_lr, self.max_lr, 1.0 - self.progress(t, xp))
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,7 @@ class CosineDecay(_Decay):
     """
 
     def formula(self, t: Any, xp: Any) -> Any:
-        return self.min_lr + (self.max_lr - self.min_lr) * 0.5 * (1.0 + xp.cos(xp.pi * self.progress(t, xp)))
+        return xp.lerp(self.min_lr, self.max_lr, 0.5 * (1.0 + xp.cos(xp.pi * self.progress(t, xp))))
 
 
 @dataclass(frozen=True)
@@ -97,8 +99,7 @@ class PolyDecay(_Decay):
         object.__setattr__(self, "power", _checks.real("power", self.power, low=0.0, low_open=True))
 
     def formula(self, t: Any, xp: Any) -> Any:
-        remaining = 1.0 - self.progress(t, xp)
-        return self.min_lr + (self.max_lr - self.min_lr) * xp.power(remaining, self.power)
+        return xp.lerp(self.min_lr, self.max_lr, xp.power(1.0 - self.progress(t, xp), self.power))
 
 
 def _check_horizon(t_max: int, warmup_steps: int) -> tuple[int, int]:

@@ -14,6 +14,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 MARKER = "# Colab only: install lrsched from the repository"
+COLAB_CELL_ID = "colab-install"
 
 
 def colab_cell_source(config_path: Path = ROOT / "_config.yml") -> str:
@@ -39,16 +40,20 @@ def sync(notebook: Path, source: str) -> bool:
         "outputs": [],
         "source": source.splitlines(keepends=True),
     }
+    if (nb.get("nbformat"), nb.get("nbformat_minor", 0)) >= (4, 5):  # cell ids are required from 4.5 on
+        cell = {"id": COLAB_CELL_ID, **cell}
     cells = nb["cells"]
     existing = next((i for i, c in enumerate(cells) if "".join(c["source"]).startswith(MARKER)), None)
     if existing is not None:
-        if "".join(cells[existing]["source"]) == source:
+        old = cells[existing]
+        if "".join(old["source"]) == source and old["metadata"].get("tags") == ["remove-cell"] and existing == 0:
             return False
-        cell["execution_count"] = cells[existing].get("execution_count")
-        cell["outputs"] = cells[existing].get("outputs", [])
-        cells[existing] = cell
-    else:
-        cells.insert(0, cell)
+        if "id" in cell:
+            cell["id"] = old.get("id", COLAB_CELL_ID)
+        cell["execution_count"] = old.get("execution_count")
+        cell["outputs"] = old.get("outputs", [])
+        del cells[existing]
+    cells.insert(0, cell)
     notebook.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
     return True
 

@@ -1,0 +1,170 @@
+"""Chebyshev step sizes in fractal order (Agarwal, Goel & Zhang 2021), against the theory."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from lrsched import (
+    ChebyshevSteps,
+    get_chebyshev_lr,
+    get_chebyshev_permutation,
+    get_chebyshev_schedule,
+    get_chebyshev_steps,
+)
+
+
+def chebyshev_T(n: int, x: float) -> float:
+    """Chebyshev polynomial of the first kind for x >= 1: cosh(n arccosh x)."""
+    return math.cosh(n * math.acosh(x))
+
+
+def worst_case(steps: np.ndarray, m: float, M: float, points: int = 200_001) -> float:
+    """max over a fine grid of [m, M] of |prod_t (1 - eta_t lambda)|: gradient descent's error factor on a quadratic."""
+    lam = np.linspace(m, M, points)
+    product = np.ones_like(lam)
+    for eta in steps:
+        product *= 1.0 - eta * lam
+    return float(np.abs(product).max())
+
+
+def fractal_order(T: int) -> list[int]:
+    """The recursion of the paper, written as a loop: sigma_{2n} interleaves i and 2n - 1 - i."""
+    order = [0]
+    while len(order) < T:
+        order = [j for i in order for j in (i, 2 * len(order) - 1 - i)]
+    return order
+
+
+@pytest.mark.parametrize("T, m, M", [(1, 0.05, 1.0), (5, 0.05, 1.0), (16, 0.05, 1.0), (13, 0.2, 3.0), (64, 0.01, 1.0)])
+def test_steps_are_reciprocal_chebyshev_nodes(T, m, M):
+    steps = get_chebyshev_steps(T, m=m, M=M)
+    nodes = [(M + m) / 2 - (M - m) / 2 * math.cos((t + 0.5) * math.pi / T) for t in range(T)]
+    np.testing.assert_allclose(steps, [1 / x for x in nodes], rtol=1e-14)
+    assert steps.shape == (T,) and np.all(np.diff(steps) < 0)  # largest first
+    assert np.all((steps > 1 / M) & (steps < 1 / m))
+
+
+@pytest.mark.parametrize("T, m, M", [(16, 0.05, 1.0), (13, 0.05, 1.0), (7, 0.1, 2.0), (32, 0.2, 1.0)])
+def test_product_attains_the_chebyshev_bound(T, m, M):
+    """After T steps the worst error factor over [m, M] is 1 / T_T((M + m)/(M - m)), the minimax value."""
+    bound = 1.0 / chebyshev_T(T, (M + m) / (M - m))
+    steps = ChebyshevSteps(T=T, lr=1.0, m=m, M=M)(np.arange(T))
+    assert worst_case(steps, m, M) == pytest.approx(bound, rel=1e-6)
+    # the extremal points of the shifted polynomial reach it exactly (up to rounding)
+    extremal = (M + m) / 2 - (M - m) / 2 * np.cos(np.arange(T + 1) * np.pi / T)
+    values = np.prod(1.0 - steps[:, None] * extremal[None, :], axis=0)
+    np.testing.assert_allclose(np.abs(values), bound, rtol=1e-8)
+
+
+def test_sixteen_steps_on_the_reference_spectrum():
+    """The issue's number: T = 16 on [0.05, 1] has worst-case factor 1.38e-3."""
+    steps = ChebyshevSteps(T=16)(np.arange(16))
+    assert worst_case(steps, 0.05, 1.0) == pytest.approx(1.3806e-3, rel=1e-4)
+
+
+@pytest.mark.parametrize("T", [1, 2, 4, 8, 16, 64, 1024])
+def test_permutation_is_the_paper_recursion_for_powers_of_two(T):
+    assert get_chebyshev_permutation(T).tolist() == fractal_order(T)
+
+
+def test_permutation_of_eight():
+    assert get_chebyshev_permutation(8).tolist() == [0, 7, 3, 4, 1, 6, 2, 5]
+
+
+@pytest.mark.parametrize("T", [3, 5, 6, 7, 9, 10, 12, 17, 18, 100, 1000])
+def test_permutation_for_other_T_is_the_next_power_restricted(T):
+    order = get_chebyshev_permutation(T)
+    power = 1 << (T - 1).bit_length()
+    assert order.tolist() == [i for i in fractal_order(power) if i < T]
+    assert sorted(order.tolist()) == list(range(T))
+
+
+@pytest.mark.parametrize("T", [1, 2, 3, 5, 8, 9, 10, 16, 17, 18, 33, 100])
+def test_each_step_once_per_period_in_fractal_order_then_repeat(T):
+    schedule = ChebyshevSteps(T=T, lr=1.0)
+    nodes = get_chebyshev_steps(T)
+    first = schedule(np.arange(T))
+    assert sorted(first.tolist()) == sorted(nodes.tolist())  # every node exactly once
+    assert first.tolist() == nodes[get_chebyshev_permutation(T)].tolist()
+    assert schedule(np.arange(T, 3 * T)).tolist() == first.tolist() * 2  # repeats past T
+    assert [schedule(t) for t in range(2 * T)] == schedule(np.arange(2 * T)).tolist()
+
+
+def test_fractal_order_keeps_partial_products_small():
+    """The point of the order: partial products stay bounded, unlike largest-steps-first (Agarwal et al.)."""
+    T, m, M = 32, 0.05, 1.0
+    lam = np.linspace(m, M, 20001)
+
+    def worst_partial(steps):
+        product, worst = np.ones_like(lam), 0.0
+        for eta in steps:
+            product *= 1.0 - eta * lam
+            worst = max(worst, float(np.abs(product).max()))
+        return worst
+
+    fractal = ChebyshevSteps(T=T)(np.arange(T))
+    assert worst_partial(fractal) < 20.0
+    assert worst_partial(get_chebyshev_steps(T)) > 1e6  # root order: largest steps first
+
+
+def test_get_chebyshev_lr_is_zero_based_and_scaled():
+    table = get_chebyshev_steps(8)[get_chebyshev_permutation(8)]
+    assert [get_chebyshev_lr(0.1, epoch=e, num_epochs=8) for e in range(10)] == pytest.approx(
+        [0.1 * table[e % 8] for e in range(10)], rel=1e-15
+    )
+    assert get_chebyshev_lr(0.1, epoch=3, num_epochs=8, is_warmup=True) == 0.1
+    assert get_chebyshev_lr(1.0, epoch=0, num_epochs=4, m=0.5, M=1.5) == pytest.approx(1 / (1 - 0.5 * math.cos(math.pi / 8)))
+
+
+def test_schedule_scales_the_optimizer_lr_and_warmup_is_constant(make_optimizer, train_lrs):
+    optimizer = make_optimizer([0.2, 0.02])
+    scheduler = get_chebyshev_schedule(optimizer, num_epochs=10, m=0.1, M=2.0)
+    table = 0.2 * get_chebyshev_steps(10, m=0.1, M=2.0)[get_chebyshev_permutation(10)]
+    seen = train_lrs(optimizer, scheduler, 25)
+    assert [row[0] for row in seen] == pytest.approx([table[t % 10] for t in range(25)], rel=1e-15)
+    assert [row[1] for row in seen] == pytest.approx([table[t % 10] / 10 for t in range(25)], rel=1e-15)
+
+    warm_optimizer = make_optimizer([0.2, 0.02])
+    warm = get_chebyshev_schedule(warm_optimizer, num_epochs=10, is_warmup=True)
+    assert train_lrs(warm_optimizer, warm, 5) == [[0.2, 0.02]] * 5
+
+
+def test_gradient_descent_with_the_schedule_contracts_a_quadratic(make_optimizer):
+    """End to end: SGD on f(x) = sum_i lambda_i x_i^2 / 2 with the scheduler shrinks every coordinate by <= the bound."""
+    import torch
+
+    T, m, M = 16, 0.05, 1.0
+    lam = torch.tensor(np.linspace(m, M, 41), dtype=torch.float64)
+    x = torch.nn.Parameter(torch.ones(41, dtype=torch.float64))
+    optimizer = torch.optim.SGD([x], lr=1.0)
+    scheduler = get_chebyshev_schedule(optimizer, num_epochs=T, m=m, M=M)
+    for _ in range(T):
+        optimizer.zero_grad()
+        (0.5 * (lam * x * x).sum()).backward()
+        optimizer.step()
+        scheduler.step()
+    bound = 1.0 / chebyshev_T(T, (M + m) / (M - m))
+    assert float(x.detach().abs().max()) <= bound * (1 + 1e-6)
+
+
+def test_non_integer_steps_are_rejected():
+    with pytest.raises(ValueError, match="integer"):
+        ChebyshevSteps(T=4)(1.5)
+    with pytest.raises(ValueError, match="integer"):
+        ChebyshevSteps(T=4)([0.0, 0.5])
+
+
+def test_table_is_cached_and_read_only():
+    from lrsched.chebyshev import _fractal_steps
+
+    a = ChebyshevSteps(T=1000)
+    a(5)
+    table = _fractal_steps(1000, 0.05, 1.0)
+    assert ChebyshevSteps(T=1000)(5) == a(5) and _fractal_steps(1000, 0.05, 1.0) is table
+    assert not table.flags.writeable
+    values = a(np.arange(3))
+    values[:] = 0.0  # the caller's copy, not the table
+    assert a(0) != 0.0
