@@ -337,3 +337,27 @@ def test_sharpness_is_deterministic_grows_with_radius_and_is_zero_for_zero_weigh
         sharpness(model, data, radius=0.1, n_samples=0)
     with pytest.raises(TypeError, match="pair"):
         sharpness(model, 3, radius=0.1)
+
+
+def test_hyperparameter_scheduler_state_dict_resumes_exactly():
+    def build():
+        opt = SAM([torch.nn.Parameter(torch.zeros(1))], torch.optim.SGD, rho=0.1, lr=0.1)
+        lr_sched = CosineScheduler(opt, t_max=20, max_lr=0.1, warmup_steps=5)
+        prop = ProportionScheduler(lr_sched, max_lr=0.1, min_lr=0.0, max_value=0.3, min_value=0.05)
+        return opt, lr_sched, HyperparameterScheduler(opt, "rho", prop)
+
+    opt, lr_sched, rho = build()
+    for _ in range(7):
+        lr_sched.step()
+        rho.step()
+    saved_lr, saved_rho = lr_sched.state_dict(), rho.state_dict()
+    assert saved_rho["step_t"] == 7 and saved_rho["source"]["step_t"] == 7
+    expected = [lr_sched.step() or rho.step() for _ in range(5)]
+
+    opt2, lr_sched2, rho2 = build()
+    lr_sched2.load_state_dict(saved_lr)
+    rho2.load_state_dict(saved_rho)
+    assert opt2.rho == saved_rho["last_value"]
+    assert [lr_sched2.step() or rho2.step() for _ in range(5)] == expected
+    with pytest.raises(TypeError, match="get_last_value"):
+        HyperparameterScheduler(opt2, "rho", type("NoGetter", (), {"step": lambda self: 0.1})())

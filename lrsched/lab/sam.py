@@ -300,7 +300,9 @@ class HyperparameterScheduler:
             raise TypeError("source must have a step() method or be a callable of the step number")
         self.step_t = 0
         if self.is_stepped_source:
-            current = getattr(source, "get_last_value", None) or getattr(source, "get_lr")
+            current = getattr(source, "get_last_value", None) or getattr(source, "get_lr", None)
+            if current is None:
+                raise TypeError("a stepped source needs get_last_value() or get_lr() to read its value at step 0")
             value = current()
         else:
             value = source(0)
@@ -322,6 +324,20 @@ class HyperparameterScheduler:
     def get_last_value(self) -> float:
         """The value the groups hold now."""
         return self._last_value
+
+    def state_dict(self) -> dict[str, Any]:
+        """The step counter and current value as plain numbers, plus the source's state if it has one."""
+        state: dict[str, Any] = {"step_t": self.step_t, "last_value": self._last_value}
+        if hasattr(self.source, "state_dict"):
+            state["source"] = self.source.state_dict()
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore the counter (and the source's state) and write the saved value into the groups."""
+        self.step_t = int(state_dict["step_t"])
+        if "source" in state_dict and hasattr(self.source, "load_state_dict"):
+            self.source.load_state_dict(state_dict["source"])
+        self._write(state_dict["last_value"])
 
 
 def _batch(data: DigitsSplit | tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -360,9 +376,9 @@ def sharpness(
     model : torch.nn.Module
         The trained model; its weights are restored exactly afterwards and it is left in the
         training/eval mode it had.
-    data : DigitsSplit or (inputs, labels)
+    data : DigitsSplit or tuple of Tensor
         A split (its training set is used: sharpness is a property of the training loss) or a
-        pair of tensors.
+        pair ``(inputs, labels)`` of tensors.
     radius : float
         Relative size of the perturbation, ``> 0``.
     n_samples : int
