@@ -20,15 +20,19 @@ True
 from .compare import Comparison, compare
 from .data import DigitsSplit, load_digits_split
 from .models import TinyCNN, TinyMLP
+from .sam import SAM, HyperparameterScheduler, sharpness
 from .trainer import History, train
 
 __all__ = [
     "Comparison",
     "DigitsSplit",
     "History",
+    "HyperparameterScheduler",
+    "SAM",
     "TinyCNN",
     "TinyMLP",
     "compare",
     "load_digits_split",
+    "sharpness",
     "train",
 ]
