@@ -96,8 +96,22 @@ class ChebyshevSteps(Schedule):
         object.__setattr__(self, "m", m)
         object.__setattr__(self, "M", M)
 
+    def _table(self) -> np.ndarray:
+        # Kept on the instance, so a step never depends on the shared cache still holding it
+        # (many schedules stepped in turn would otherwise rebuild their tables over and over).
+        table = self.__dict__.get("_steps")
+        if table is None:
+            table = _fractal_steps(self.T, self.m, self.M)
+            object.__setattr__(self, "_steps", table)
+        return table
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("_steps", None)  # rebuilt on first use: pickles stay small for a large T
+        return state
+
     def formula(self, t: Any, xp: Any) -> Any:
-        table = _fractal_steps(self.T, self.m, self.M)
+        table = self._table()
         if xp is SCALAR:
             index = int(t)
             if index != t:

@@ -32,6 +32,8 @@ class ProportionScheduler:
         The range of the scheduled value. Required: pytorch-optimizer 4.1.0 defaults both to 2.0,
         which silently makes rho a constant.
 
+    Notes
+    -----
     Like an lr scheduler: after construction it holds the value of step 0, after ``k`` calls of
     :meth:`step` that of step ``k``; step it once per iteration, next to the lr scheduler.
 
@@ -39,6 +41,8 @@ class ProportionScheduler:
     ``[min_value, max_value]``, it reads the schedule rather than param group 0 (which can be a
     group with its own, scaled lr), and it has ``state_dict``/``load_state_dict``.
 
+    Examples
+    --------
     >>> import torch
     >>> from lrsched import CosineScheduler
     >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)

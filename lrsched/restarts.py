@@ -82,7 +82,7 @@ class CosineRestarts(Schedule):
             starts.append(self.cycle_start(len(starts)))
 
     def _peaks(self, k: np.ndarray) -> Any:
-        """``max(max_lr * gamma**k, min_lr)`` for an array of cycle indices (one numpy code path for both callers)."""
+        """``max(max_lr * gamma**k, min_lr)`` for an array of cycle indices (the one code path of both callers)."""
         if self.gamma == 1.0:
             return self.max_lr
         if k.size > 1:  # few distinct cycles per call: take the power once per cycle
@@ -90,7 +90,7 @@ class CosineRestarts(Schedule):
             if high - low + 1 < k.size:
                 table = self._peaks(np.arange(low, high + 1, dtype=np.float64))
                 return table[(k - low).astype(np.intp)]
-        return np.maximum(self.max_lr * np.power(self.gamma, k), self.min_lr)
+        return np.maximum(self.max_lr * np.float_power(self.gamma, k), self.min_lr)  # C pow: gamma**k
 
     def _scalar_cycle(self, t: float) -> tuple[float, float, float]:
         cycle = self._cycle
@@ -163,6 +163,8 @@ class CosineAnnealingWarmupRestarts(ScheduledLR):
     last_epoch:
         See :class:`~lrsched.ScheduledLR`.
 
+    Notes
+    -----
     Differences from pytorch-optimizer 4.1.0: there, with ``warmup_steps=0`` the first step runs
     at ``min_lr`` instead of the peak; resuming with ``last_epoch`` raises ``KeyError:
     'initial_lr'``; ``cycle_mult`` multiplies only the part of a cycle after its warmup, truncated

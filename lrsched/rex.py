@@ -69,6 +69,8 @@ class REXScheduler(ScheduledLR):
     last_epoch:
         See :class:`~lrsched.ScheduledLR`.
 
+    Notes
+    -----
     Differences from pytorch-optimizer 4.1.0: there the groups hold ``min_lr`` (0 by default)
     until the first ``step()``, so the first optimizer step runs at ``min_lr`` and ``max_lr`` is
     never applied, and every group gets the same value. Here step 0 runs at ``max_lr`` and

@@ -171,6 +171,8 @@ _ARGS_DOC = """
 """
 
 _DIFFERS_DOC = """
+    Notes
+    -----
     Differences from pytorch-optimizer 4.1.0: that version is not an ``LRScheduler`` (no
     ``state_dict``), leaves ``min_lr`` in the groups before the first step so the schedule runs
     one step late, keeps going past ``t_max`` (linear goes negative, cosine climbs back) and writes

@@ -116,7 +116,9 @@ def test_get_chebyshev_lr_is_zero_based_and_scaled():
         [0.1 * table[e % 8] for e in range(10)], rel=1e-15
     )
     assert get_chebyshev_lr(0.1, epoch=3, num_epochs=8, is_warmup=True) == 0.1
-    assert get_chebyshev_lr(1.0, epoch=0, num_epochs=4, m=0.5, M=1.5) == pytest.approx(1 / (1 - 0.5 * math.cos(math.pi / 8)))
+    assert get_chebyshev_lr(1.0, epoch=0, num_epochs=4, m=0.5, M=1.5) == pytest.approx(
+        1 / (1 - 0.5 * math.cos(math.pi / 8))
+    )
 
 
 def test_schedule_scales_the_optimizer_lr_and_warmup_is_constant(make_optimizer, train_lrs):
@@ -168,3 +170,17 @@ def test_table_is_cached_and_read_only():
     values = a(np.arange(3))
     values[:] = 0.0  # the caller's copy, not the table
     assert a(0) != 0.0
+
+
+def test_many_schedules_stepped_in_turn_build_each_table_once(make_optimizer):
+    """More live schedules than the shared cache holds: each keeps its own table."""
+    from unittest import mock
+
+    import lrsched.chebyshev as module
+
+    with mock.patch.object(module, "get_chebyshev_steps", wraps=module.get_chebyshev_steps) as spy:
+        schedulers = [get_chebyshev_schedule(make_optimizer([0.1]), num_epochs=T, m=0.0321) for T in range(500, 540)]
+        for _ in range(3):
+            for scheduler in schedulers:
+                scheduler.step()
+    assert spy.call_count == 40

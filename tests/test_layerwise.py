@@ -225,7 +225,17 @@ def test_deberta_grouping_follows_the_reference_formula():
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{}, {"layer_low_threshold": 10, "layer_middle_threshold": 20, "head_param_start": 30, "base_lr": 1e-3, "head_lr": 1e-2, "wd": 0.1}],
+    [
+        {},
+        {
+            "layer_low_threshold": 10,
+            "layer_middle_threshold": 20,
+            "head_param_start": 30,
+            "base_lr": 1e-3,
+            "head_lr": 1e-2,
+            "wd": 0.1,
+        },
+    ],
 )
 def test_deberta_grouping_equals_pytorch_optimizer(kwargs):
     from pytorch_optimizer.lr_scheduler import deberta_v3_large_lr_scheduler as reference

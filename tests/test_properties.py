@@ -72,7 +72,8 @@ def warmup_decay(draw, cls):
     max_lr = draw(lrs)
     min_lr = draw(fractions) * max_lr
     init_lr = draw(fractions) * max_lr
-    extra = {"poly_order": draw(st.floats(0.1, 6.0))} if cls is PolyScheduler else {}
+    order = draw(st.one_of(st.sampled_from([0.5, 1.0, 2.0]), st.floats(0.1, 6.0)))
+    extra = {"poly_order": order} if cls is PolyScheduler else {}
     exact = {warmup: max_lr, t_max: min_lr, t_max + 1: min_lr, 10 * t_max + 7: min_lr, 0: init_lr if warmup else max_lr}
     return Case(
         f"{cls.__name__}(t_max={t_max}, max_lr={max_lr}, min_lr={min_lr}, init_lr={init_lr}, warmup={warmup}, {extra})",
@@ -110,13 +111,12 @@ def restarts(draw):
     gamma = draw(st.one_of(st.just(1.0), st.floats(0.05, 1.0)))
     schedule = lrsched.CosineRestarts(first, mult, max_lr, min_lr, warmup, gamma)
     exact = {0: min_lr if warmup else max_lr, warmup: max_lr}
-    for k in range(1, 6):  # every cycle starts at min_lr (warmup) or its peak
+    for k in range(1, 6):  # every cycle starts at min_lr (warmup) or its peak, and peaks after warmup
         start = schedule.cycle_start(k)
-        peak = max(max_lr * gamma**k, min_lr) if gamma < 1 else max_lr
+        peak = max(max_lr * gamma**k, min_lr)
         if warmup:
             exact[start] = min_lr
-        elif gamma == 1.0 or peak == min_lr:
-            exact[start] = peak
+        exact[start + warmup] = peak
     return Case(
         f"CosineAnnealingWarmupRestarts({first}, {mult}, {max_lr}, {min_lr}, {warmup}, {gamma})",
         lambda opt: CosineAnnealingWarmupRestarts(opt, first, mult, max_lr, min_lr, warmup, gamma),
@@ -297,3 +297,71 @@ def test_layer_decay_lrs_and_coverage(layers, decay, lr, weight_decay):
     for i, layer in enumerate(model.layers):
         assert seen[id(layer.weight)]["lr"] == lr * decay ** (layers - i)
         assert seen[id(layer.weight)]["weight_decay"] == weight_decay and seen[id(layer.bias)]["weight_decay"] == 0.0
+
+
+MANY = settings(max_examples=400, deadline=None)
+
+
+@MANY
+@given(
+    t_max=st.integers(1, 10**6),
+    warmup=st.floats(0.0, 0.999),
+    max_lr=lrs,
+    min_frac=fractions,
+    init_frac=fractions,
+    order=st.one_of(st.sampled_from([0.5, 1.0, 2.0, 3.0]), st.floats(0.1, 6.0)),
+    kind=st.sampled_from(["linear", "cosine", "poly"]),
+)
+def test_warmup_decay_closed_forms_hit_their_ends_exactly(t_max, warmup, max_lr, min_frac, init_frac, order, kind):
+    """Cheap (no torch), so many examples: the peak, the floor and every value in between, to the bit.
+
+    ``min_lr + (max_lr - min_lr) * 1.0`` is not always ``max_lr`` in floating point (e.g. 0.1 + (0.3 - 0.1)),
+    so the ends must come from an interpolation that is exact there.
+    """
+    warmup_steps = int(warmup * t_max)
+    min_lr, init_lr = min_frac * max_lr, init_frac * max_lr
+    form = {"linear": lrsched.warmup_linear, "cosine": lrsched.warmup_cosine, "poly": lrsched.warmup_poly}[kind]
+    extra = {"poly_order": order} if kind == "poly" else {}
+    schedule = form(t_max, max_lr, min_lr, init_lr, warmup_steps, **extra)
+    assert schedule(warmup_steps) == max_lr
+    assert schedule(t_max) == min_lr and schedule(2 * t_max + 1) == min_lr
+    assert schedule(0) == (init_lr if warmup_steps else max_lr)
+    probe = np.unique(np.linspace(0, t_max + 2, 101).astype(np.int64))
+    values = schedule(probe)
+    assert np.all((values >= min(min_lr, init_lr)) & (values <= max_lr))
+    decaying = values[probe >= warmup_steps]
+    assert np.all(np.diff(decaying) <= 0)
+
+
+@MANY
+@given(total=st.integers(1, 10**6), max_lr=lrs, min_frac=fractions, beta=st.floats(0.0, 0.9999))
+def test_rex_closed_form_hits_its_ends_exactly(total, max_lr, min_frac, beta):
+    min_lr = min_frac * max_lr
+    schedule = lrsched.RexDecay(total, max_lr, min_lr, beta)
+    assert schedule(0) == max_lr and schedule(total) == min_lr and schedule(total + 1) == min_lr
+    values = schedule(np.linspace(0, total, 101))
+    assert np.all((values >= min_lr) & (values <= max_lr)) and np.all(np.diff(values) <= 0)
+
+
+@MANY
+@given(
+    first=st.integers(1, 1000),
+    mult=st.one_of(st.sampled_from([1.0, 2.0]), st.floats(1.0, 4.0)),
+    warm_frac=st.floats(0.0, 0.999),
+    max_lr=lrs,
+    min_frac=fractions,
+    gamma=st.one_of(st.just(1.0), st.floats(0.01, 1.0)),
+)
+def test_restarts_closed_form_hits_its_ends_exactly(first, mult, warm_frac, max_lr, min_frac, gamma):
+    warmup = int(warm_frac * first)
+    min_lr = min_frac * max_lr
+    schedule = lrsched.CosineRestarts(first, mult, max_lr, min_lr, warmup, gamma)
+    assert schedule(warmup) == max_lr  # cycle 0 peaks at max_lr, exactly
+    starts = [schedule.cycle_start(k) for k in range(6)]
+    assert starts[0] == 0 and all(b - a >= first for a, b in zip(starts, starts[1:]))
+    for k, start in enumerate(starts[:5]):
+        if warmup:
+            assert schedule(start) == min_lr
+        assert schedule(start + warmup) == max(max_lr * gamma**k, min_lr)  # the peak, never below the floor
+    values = schedule(np.arange(starts[-1] + 1))
+    assert np.all((values >= min_lr) & (values <= max_lr))

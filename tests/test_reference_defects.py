@@ -223,7 +223,11 @@ def test_chebyshev_perm_steps_loses_steps_just_above_a_power_of_two(k):
 
 
 def test_chebyshev_spectrum_cannot_be_set():
-    assert set(inspect.signature(ref_chebyshev.get_chebyshev_lr_lambda).parameters) == {"epoch", "num_epochs", "is_warmup"}
+    assert set(inspect.signature(ref_chebyshev.get_chebyshev_lr_lambda).parameters) == {
+        "epoch",
+        "num_epochs",
+        "is_warmup",
+    }
     assert {"m", "M"} <= set(inspect.signature(lrsched.get_chebyshev_schedule).parameters)
 
 
@@ -288,7 +292,9 @@ def test_deberta_thresholds_count_parameters_not_layers():
     model = torch.nn.Module()
     model.embeddings = torch.nn.Linear(2, 2)  # 2 parameters
     model.encoder = torch.nn.Module()
-    model.encoder.layer = torch.nn.ModuleList(torch.nn.Sequential(*(torch.nn.Linear(2, 2) for _ in range(3))) for _ in range(66))
+    model.encoder.layer = torch.nn.ModuleList(
+        torch.nn.Sequential(*(torch.nn.Linear(2, 2) for _ in range(3))) for _ in range(66)
+    )
     model.head = torch.nn.Linear(2, 1)
     names = [name for name, _ in model.named_parameters()]
     first_of_layer_12 = names.index("encoder.layer.12.0.weight")

@@ -65,7 +65,12 @@ CONFIGS = [
 @pytest.mark.parametrize("config", CONFIGS)
 @pytest.mark.parametrize(
     "kind, factory, order",
-    [("linear", warmup_linear, 1.0), ("cosine", warmup_cosine, 1.0), ("poly", warmup_poly, 2.0), ("poly", warmup_poly, 0.5)],
+    [
+        ("linear", warmup_linear, 1.0),
+        ("cosine", warmup_cosine, 1.0),
+        ("poly", warmup_poly, 2.0),
+        ("poly", warmup_poly, 0.5),
+    ],
 )
 def test_warmup_decays_match_the_formula(config, kind, factory, order):
     t_max, max_lr, min_lr, init_lr, warmup = config
@@ -118,7 +123,9 @@ def test_rex_matches_the_paper(beta, total, max_lr, min_lr):
 
 def test_rex_beta_zero_is_linear_and_half_is_the_paper_profile():
     steps = np.arange(130)
-    np.testing.assert_allclose(RexDecay(120, 0.4, 0.01, beta=0.0)(steps), LinearDecay(120, 0.4, 0.01)(steps), rtol=1e-15)
+    np.testing.assert_allclose(
+        RexDecay(120, 0.4, 0.01, beta=0.0)(steps), LinearDecay(120, 0.4, 0.01)(steps), rtol=1e-15
+    )
     z = np.minimum(steps / 120, 1.0)
     paper = (1 - z) / (0.5 + 0.5 * (1 - z))
     np.testing.assert_allclose(RexDecay(120, 1.0, 0.0)(steps), paper, rtol=1e-15, atol=0)
