@@ -162,8 +162,11 @@ def get_chebyshev_schedule(
 
     The reference group's lr at step ``t`` is ``initial_lr * eta_{sigma(t mod num_epochs)}``; the
     schedule repeats after ``num_epochs`` steps. With ``is_warmup=True`` the lrs stay constant.
-    Steps are multipliers in units of ``1/M``-scaled curvature: pick the optimizer's lr so that
-    ``lr * M`` matches the largest curvature you want covered (``lr = 1`` for a spectrum in ``[m, M]``).
+    The lrs are ``lr * eta_t(m, M) = eta_t(m / lr, M / lr)``: the Chebyshev steps for curvatures in
+    ``[m / lr, M / lr]``. With ``lr = 1``, pass the curvature bounds as ``m`` and ``M``; with the
+    defaults, ``lr`` plays the constant step ``1/M`` and the condition number is ``M/m = 20``.
+    Prefer ``num_epochs`` a power of two: a truncated fractal order keeps partial products
+    less small.
 
     >>> import torch
     >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)

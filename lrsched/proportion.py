@@ -3,7 +3,8 @@ r"""Scheduling more than the learning rate: GSAM's rho in proportion to the lr (
 .. math:: \rho_t = \rho_{min} + (\rho_{max} - \rho_{min})\,
           \frac{\eta_t - \eta_{min}}{\eta_{max} - \eta_{min}}, \quad \text{clamped to } [\rho_{min}, \rho_{max}]
 
-Reference: Zhuang et al., *Surrogate Gap Guided Sharpness-Aware Minimization*, ICLR 2022.
+Reference: Zhuang et al., *Surrogate Gap Minimization Improves Sharpness-Aware Training*, ICLR 2022
+(the method is called GSAM, surrogate gap guided SAM).
 """
 
 from __future__ import annotations

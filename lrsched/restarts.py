@@ -159,7 +159,8 @@ class CosineAnnealingWarmupRestarts(ScheduledLR):
     warmup_steps:
         Linear warmup ``min_lr -> peak`` at the start of every cycle, ``< first_cycle_steps``.
     gamma:
-        Peak of cycle ``k`` is ``max_lr * gamma**k``; ``0 < gamma <= 1``.
+        Peak of cycle ``k`` is ``max_lr * gamma**k``; ``0 < gamma <= 1``. The default 0.9 is
+        the reference's; the closed form :class:`CosineRestarts` defaults to 1 (SGDR's).
     last_epoch:
         See :class:`~lrsched.ScheduledLR`.
 
@@ -167,7 +168,8 @@ class CosineAnnealingWarmupRestarts(ScheduledLR):
     -----
     Differences from pytorch-optimizer 4.1.0: there, with ``warmup_steps=0`` the first step runs
     at ``min_lr`` instead of the peak; resuming with ``last_epoch`` raises ``KeyError:
-    'initial_lr'``; ``cycle_mult`` multiplies only the part of a cycle after its warmup, truncated
+    'initial_lr'``, and resuming through ``load_state_dict`` runs the first resumed step at
+    ``min_lr`` (its constructor writes ``min_lr`` and loading never writes the lr back); ``cycle_mult`` multiplies only the part of a cycle after its warmup, truncated
     with ``int`` at every cycle (so for a real ``cycle_mult`` the restarts drift from the geometric
     series; with ``warmup_steps=0`` and an integer ``cycle_mult`` the two agree); the peak keeps
     decaying below ``min_lr``, so late cycles rise towards ``min_lr`` instead of decaying to it;

@@ -71,7 +71,7 @@ class SAM(Optimizer):
 
     Parameters
     ----------
-    params : iterable
+    params : Iterable
         Parameters or param-group dicts, as for any torch optimizer. A group may set its own
         ``"rho"``.
     base_optimizer_cls : type
@@ -265,7 +265,7 @@ class HyperparameterScheduler:
     key : str
         The param-group key, e.g. ``"rho"``, ``"weight_decay"`` or ``"momentum"``. It must exist
         in every group already (a missing key is most likely a typo the optimizer would ignore).
-    source : scheduler or callable
+    source : lrsched.ProportionScheduler or callable
         Either a value scheduler with ``step()`` returning the new value (such as
         :class:`lrsched.ProportionScheduler`; its current value is read at construction from
         ``get_last_value()``, or ``get_lr()``), which this object steps; or a callable of the step
