@@ -98,7 +98,7 @@ class WarmupStableDecay(Schedule):
         :math:`T`, the step at which the lr reaches ``min_lr`` (warmup, stable and cooldown together).
     decay_steps:
         :math:`D \ge 1`, the length of the cooldown; ``warmup_steps + decay_steps <= total_steps``.
-        Hägele et al. find 10-20% of the run enough to match a cosine schedule.
+        Hägele et al. find about 20% of the run enough to match a cosine schedule.
     max_lr:
         The lr of the stable phase.
     min_lr:
@@ -167,12 +167,12 @@ class WarmupStableDecay(Schedule):
 
     @property
     def stable_steps(self) -> int:
-        """Steps at ``max_lr`` after the warmup: ``total_steps - warmup_steps - decay_steps``."""
+        """Steps at ``max_lr`` after the warmup, ``total_steps - warmup_steps - decay_steps``."""
         return self.total_steps - self.warmup_steps - self.decay_steps
 
     @property
     def decay_start(self) -> int:
-        """The last step at ``max_lr``, where the cooldown starts: ``total_steps - decay_steps``."""
+        """The last step at ``max_lr``, where the cooldown starts (``total_steps - decay_steps``)."""
         return self.total_steps - self.decay_steps
 
     def formula(self, t: Any, xp: Any) -> Any:
@@ -205,6 +205,8 @@ class WSDScheduler(ScheduledLR):
     last_epoch:
         See :class:`~lrsched.ScheduledLR`.
 
+    Notes
+    -----
     Differences from pytorch-optimizer 4.1.0's ``get_wsd_schedule``: its linear and 1-sqrt
     cooldowns ignore the floor and jump to it at the end; here every cooldown ends exactly on
     ``min_lr`` (see :class:`WarmupStableDecay`).
@@ -412,17 +414,17 @@ class OneCycle(Schedule):
 
     @property
     def initial_lr(self) -> float:
-        """The lr at step 0: ``max_lr / div_factor``."""
+        """The lr at step 0, ``max_lr / div_factor``."""
         return self.max_lr / self.div_factor
 
     @property
     def final_lr(self) -> float:
-        """The lr from step ``total_steps`` on: ``initial_lr / final_div_factor``."""
+        """The lr from step ``total_steps`` on, ``initial_lr / final_div_factor``."""
         return self.initial_lr / self.final_div_factor
 
     @property
     def peak_step(self) -> float:
-        """:math:`P = \\text{pct\\_start} \\cdot T`, where the lr is ``max_lr``.
+        """The step :math:`P = \\text{pct\\_start} \\cdot T` where the lr is ``max_lr``.
 
         It may be fractional; when it is an integer up to rounding (``0.29 * 100`` is
         ``28.999999999999996`` in floating point) it is that integer, so the peak lands on a step.
@@ -457,6 +459,8 @@ class OneCycleScheduler(ScheduledLR):
     last_epoch:
         See :class:`~lrsched.ScheduledLR`.
 
+    Notes
+    -----
     Unlike torch's ``OneCycleLR``, it schedules the learning rate only (pair it with a momentum
     schedule if you want one), holds the final lr past ``total_steps`` instead of raising, keeps
     the groups' lr ratios from their initial lrs, and ends on the final lr at step ``total_steps``

@@ -20,19 +20,25 @@ True
 from .compare import Comparison, compare
 from .data import DigitsSplit, load_digits_split
 from .models import TinyCNN, TinyMLP
+from .range_test import RangeTestResult, lr_range_test, smooth_losses, suggest_lr
 from .sam import SAM, HyperparameterScheduler, sharpness
-from .trainer import History, train
+from .trainer import History, lrs_used, train
 
 __all__ = [
     "Comparison",
     "DigitsSplit",
     "History",
     "HyperparameterScheduler",
+    "RangeTestResult",
     "SAM",
     "TinyCNN",
     "TinyMLP",
     "compare",
     "load_digits_split",
+    "lr_range_test",
+    "lrs_used",
     "sharpness",
+    "smooth_losses",
+    "suggest_lr",
     "train",
 ]
