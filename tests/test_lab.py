@@ -557,3 +557,19 @@ def test_progress_bar_does_not_change_the_run(data, capsys):
         model = seeded_mlp()
         runs.append(train(model, sgd(model), data=data, steps=20, progress=progress))
     assert np.array_equal(runs[0].loss, runs[1].loss)
+
+
+def test_lrs_used_matches_step_formula_and_leaves_weights_alone():
+    from lrsched.lab import lrs_used
+
+    weight = torch.ones(3, requires_grad=True)
+    bias = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.SGD([{"params": [weight], "lr": 0.8}, {"params": [bias], "lr": 0.2}], lr=0.8)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=3, gamma=0.1)
+    used = lrs_used(opt, sched, 10)
+    expected = np.array([[base * 0.1 ** (t // 3) for base in (0.8, 0.2)] for t in range(10)])
+    np.testing.assert_allclose(used, expected, rtol=1e-12)
+    assert used.shape == (10, 2)
+    assert torch.equal(weight.detach(), torch.ones(3))  # no gradients: nothing moved
+    with pytest.raises(ValueError, match="steps"):
+        lrs_used(opt, sched, 0)

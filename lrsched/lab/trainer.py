@@ -24,7 +24,7 @@ from .data import DigitsSplit, load_digits_split
 if TYPE_CHECKING:  # pandas and matplotlib are imported only when used
     import pandas
 
-__all__ = ["History", "train"]
+__all__ = ["History", "lrs_used", "train"]
 
 
 def _check_positive_int(name: str, value: object) -> int:
@@ -457,3 +457,44 @@ def train(
         bar.close()
         torch.set_num_threads(previous_threads)
     return snapshot(copy=True)
+
+
+def lrs_used(optimizer: torch.optim.Optimizer, scheduler: Any, steps: int) -> np.ndarray:
+    """The lr of every param group during each of ``steps`` steps, stepping as in training.
+
+    Runs the ordinary ``optimizer.step(); scheduler.step()`` order without gradients, so the
+    weights do not move and only the schedule advances. Works for any scheduler (lrsched's,
+    torch's, the reference library's), which is what chapters need to put them side by side;
+    for an lrsched scheduler the result equals ``scheduler.lr_at`` times the group scales.
+
+    Parameters
+    ----------
+    optimizer : torch.optim.Optimizer
+        The optimizer the scheduler wraps.
+    scheduler : object
+        Anything with ``step()``, or a sequence of them (stepped in order), or ``None``.
+    steps : int
+        Number of steps to record.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(steps, n_groups)``: row ``t`` holds the lrs step ``t`` (0-based) used.
+
+    Examples
+    --------
+    >>> import torch
+    >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    >>> sched = torch.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+    >>> lrs_used(opt, sched, 5)[:, 0].tolist()
+    [1.0, 1.0, 0.5, 0.5, 0.25]
+    """
+    steps = _check_positive_int("steps", steps)
+    schedulers = _as_schedulers(scheduler)
+    used = np.empty((steps, len(optimizer.param_groups)), dtype=np.float64)
+    for t in range(steps):
+        used[t] = [float(group["lr"]) for group in optimizer.param_groups]
+        optimizer.step()  # no gradients: parameters are skipped, counters advance
+        for each in schedulers:
+            each.step()
+    return used
