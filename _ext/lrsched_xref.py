@@ -1,23 +1,26 @@
-"""Sphinx: resolve references to lrsched's public names to where the API page documents them.
+"""Sphinx: resolve references to lrsched objects under whichever name the API page documents.
 
 Users import ``lrsched.ScheduledLR``, and docstrings say so, but the API reference documents each
-object in its own module (``lrsched.scheduler.ScheduledLR``). Sphinx only knows the second name,
-so with nitpicky mode every ``:class:`lrsched.ScheduledLR``` would be a broken link, and so
-would a bare ``Schedule`` in a numpydoc type. This handler imports the name, finds the module that
-defines it and resolves the reference there: the link works and nothing is silenced. A name that
-does not exist still warns.
+object where it is defined (``lrsched.scheduler.ScheduledLR``), and the lab's functions under
+their public name (``lrsched.lab.train``, not ``lrsched.lab.trainer.train``). Sphinx only knows
+the documented name, so with nitpicky mode any other spelling -- including a bare ``Schedule`` in
+a numpydoc type -- would be a broken link. This handler imports the object the reference names
+and tries each of its names: where it is defined, and every public name it has in ``lrsched`` or
+``lrsched.lab``. The link works and nothing is silenced: a name that does not exist still warns.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 from typing import Any
 
 PACKAGE = "lrsched"
+PUBLIC_MODULES = (PACKAGE, f"{PACKAGE}.lab")
 
 
-def _canonical(target: str) -> str | None:
-    """``lrsched.X`` (or ``lrsched.sub.X``) -> ``defining.module.X``, or None."""
+def _lookup(target: str) -> Any | None:
+    """The object a dotted ``lrsched...`` name refers to, or None."""
     parts = target.split(".")
     for split in range(len(parts) - 1, 0, -1):  # the longest importable module prefix
         try:
@@ -29,37 +32,53 @@ def _canonical(target: str) -> str | None:
                 obj = getattr(obj, attr)
         except AttributeError:
             return None
-        module = getattr(obj, "__module__", None)
-        qualname = getattr(obj, "__qualname__", None)
-        if not module or not qualname:
-            return None
-        canonical = f"{module}.{qualname}"
-        return canonical if canonical != target else None
+        return obj
     return None
 
 
-def _public_names() -> dict[str, str]:
-    """Bare public names (``Schedule``, ``History``, ...) -> their dotted public path."""
-    names = {}
-    for module in (PACKAGE, f"{PACKAGE}.lab"):
+@functools.lru_cache(maxsize=1)
+def _public_names() -> dict[str, list[str]]:
+    """Bare public name -> its dotted public paths (``"train"`` -> ``["lrsched.lab.train"]``)."""
+    names: dict[str, list[str]] = {}
+    for module in PUBLIC_MODULES:
         for name in getattr(importlib.import_module(module), "__all__", []):
-            names.setdefault(name, f"{module}.{name}")
+            names.setdefault(name, []).append(f"{module}.{name}")
     return names
+
+
+def _candidates(target: str) -> list[str]:
+    """Every name under which the object of ``target`` may be documented."""
+    if "." in target:
+        if not target.startswith(PACKAGE + "."):
+            return []
+        targets = [target]
+    else:  # a bare name in a docstring's type, e.g. ``schedule : Schedule`` or :func:`train`
+        targets = _public_names().get(target, [])
+    found = []
+    for dotted in targets:
+        obj = _lookup(dotted)
+        if obj is None:
+            continue
+        found.append(dotted)
+        module, qualname = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
+        if module and qualname:
+            found.append(f"{module}.{qualname}")  # where it is defined
+        name = getattr(obj, "__name__", None)
+        for public in _public_names().get(name, []) if name else []:
+            if _lookup(public) is obj:  # the same object, exported under a public name
+                found.append(public)
+    return [c for c in dict.fromkeys(found) if c != target]
 
 
 def _resolve(app, env, node, contnode):
     if node.get("refdomain") != "py":
         return None
-    target = node.get("reftarget", "")
-    if "." not in target:  # a bare name in a docstring's type, e.g. ``schedule : Schedule``
-        target = _public_names().get(target, "")
-    if not target.startswith(PACKAGE + "."):
-        return None
-    canonical = _canonical(target)
-    if canonical is None:
-        return None
     domain = env.get_domain("py")
-    return domain.resolve_xref(env, node["refdoc"], app.builder, node["reftype"], canonical, node, contnode)
+    for candidate in _candidates(node.get("reftarget", "")):
+        resolved = domain.resolve_xref(env, node["refdoc"], app.builder, node["reftype"], candidate, node, contnode)
+        if resolved is not None:
+            return resolved
+    return None
 
 
 def setup(app):

@@ -16,6 +16,8 @@ when
 * it shows a Sphinx warning or error box (``.system-message``, ``.problematic``),
 * it is a chapter (``book/NN_*.html``) without a figure from a cell output, or its Colab launch
   button does not point at the chapter's notebook in the repository of ``_config.yml``,
+* it has math but loads no MathJax (Sphinx loads it only on pages with math in their body, so
+  ``$...$`` in a chapter title shows as raw TeX in the navigation of the other pages),
 * a formula does not typeset (only with ``--mathjax``),
 * a page of the table of contents is missing from the build.
 
@@ -75,9 +77,11 @@ INSPECT_JS = """
     (el) => el.getAttribute("data-mjx-error") || text(el));
   return {
     title: document.title,
-    body: document.body ? document.body.innerText : "",
+    // textContent, not innerText: a traceback folded away in a hidden cell is still on the page
+    body: (document.querySelector("article, main") || document.body || {}).textContent || "",
     images, errorOutputs, stderr, boxes, colab, mathErrors,
-    hasMath: document.querySelector(".math") !== null,
+    math: Array.from(document.querySelectorAll(".math")).map((el) => text(el)),
+    mathjaxScript: document.querySelector("script[src*='mathjax']") !== null,
     typeset: document.querySelector("mjx-container") !== null,
   };
 }
@@ -168,7 +172,7 @@ def check_page(page, base_url: str, relative: str, screenshots: Path | None, mat
     if response is None or response.status != 200:
         return [f"HTTP {response.status if response else 'no response'}"]
     page.evaluate(LOAD_IMAGES_JS)
-    if mathjax and page.query_selector(".math"):
+    if mathjax and page.query_selector(".math") and page.query_selector("script[src*='mathjax']"):
         page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=30_000)
         page.evaluate("() => MathJax.startup.promise")
     info = page.evaluate(INSPECT_JS)
@@ -185,7 +189,12 @@ def check_page(page, base_url: str, relative: str, screenshots: Path | None, mat
             problems.append(f"stderr output with an error: {output[:200]!r}")
     for box in info["boxes"]:
         problems.append(f"Sphinx warning/error box: {box[:200]!r}")
-    if mathjax and info["hasMath"]:
+    if info["math"] and not info["mathjaxScript"]:
+        # Sphinx loads MathJax only on pages with math in their body; math elsewhere (a
+        # chapter title with $...$ in the navigation) then shows as raw TeX.
+        shown = ", ".join(repr(m) for m in dict.fromkeys(info["math"]))
+        problems.append(f"raw TeX, this page loads no MathJax: {shown[:200]}")
+    elif mathjax and info["math"]:
         if not info["typeset"]:
             problems.append("MathJax typeset nothing")
         for error in info["mathErrors"]:
