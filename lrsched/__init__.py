@@ -11,6 +11,7 @@ from .beyond import (
     InverseSqrtScheduler,
     OneCycle,
     OneCycleScheduler,
+    SqrtCooldown,
     WarmupStableDecay,
     WSDScheduler,
 )
@@ -73,6 +74,7 @@ __all__ = [
     "get_chebyshev_lr",
     "get_chebyshev_schedule",
     # beyond the reference page
+    "SqrtCooldown",
     "WarmupStableDecay",
     "WSDScheduler",
     "InverseSqrt",

@@ -22,19 +22,21 @@ directly, and results are clipped to the schedule's range, so no rounding error 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from torch.optim import Optimizer
 
 from . import _checks
-from .core import Schedule
+from .core import Constant, Schedule, join_schedules, with_warmup
 from .scheduler import ScheduledLR
+from .warmup_decay import CosineDecay, LinearDecay, _Decay
 
 __all__ = [
     "COOLDOWNS",
     "ANNEAL_STRATEGIES",
+    "SqrtCooldown",
     "WarmupStableDecay",
     "WSDScheduler",
     "InverseSqrt",
@@ -62,6 +64,26 @@ def _choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
 # ----------------------------------------------------------------------------------------------
 # Warmup-stable-decay
 # ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SqrtCooldown(_Decay):
+    r"""The "1-sqrt" cooldown from ``max_lr`` to ``min_lr`` over ``decay_steps``, then held.
+
+    .. math:: \eta(t) = \eta_{min} + (\eta_{max} - \eta_{min})(1 - \sqrt{p}), \quad p = \min(t/n, 1)
+
+    It drops fast at first and flattens as it nears ``min_lr`` (Hägele et al., 2024).
+
+    >>> SqrtCooldown(decay_steps=4, max_lr=1.0)([0, 1, 4, 8])
+    array([1. , 0.5, 0. , 0. ])
+    """
+
+    def formula(self, t: Any, xp: Any) -> Any:
+        return xp.lerp(self.min_lr, self.max_lr, 1.0 - xp.sqrt(self.progress(t, xp)))
+
+
+_COOLDOWN_SHAPES = {"linear": LinearDecay, "cosine": CosineDecay, "1-sqrt": SqrtCooldown}
+
 
 
 @dataclass(frozen=True)
@@ -147,6 +169,7 @@ class WarmupStableDecay(Schedule):
     warmup_steps: int = 0
     init_lr: float = 0.0
     cooldown: str = "1-sqrt"
+    _composed: Schedule = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -164,6 +187,12 @@ class WarmupStableDecay(Schedule):
         set_(self, "init_lr", _checks.learning_rate("init_lr", self.init_lr))
         _checks.not_above("init_lr", self.init_lr, "max_lr", self.max_lr)
         set_(self, "cooldown", _choice("cooldown", self.cooldown, COOLDOWNS))
+        # Composed from the book's own pieces, so the math of each phase lives once: the plateau
+        # runs through step C = total_steps - decay_steps, where the cooldown's clock starts.
+        cooldown = _COOLDOWN_SHAPES[self.cooldown](self.decay_steps, self.max_lr, self.min_lr)
+        plateau = self.decay_start - self.warmup_steps
+        after_warmup = join_schedules([Constant(self.max_lr), cooldown], [plateau]) if plateau else cooldown
+        set_(self, "_composed", with_warmup(after_warmup, self.warmup_steps, self.init_lr))
 
     @property
     def stable_steps(self) -> int:
@@ -176,21 +205,7 @@ class WarmupStableDecay(Schedule):
         return self.total_steps - self.decay_steps
 
     def formula(self, t: Any, xp: Any) -> Any:
-        start = self.decay_start
-        p = xp.clip((t - start) / self.decay_steps, 0.0, 1.0)
-        if self.cooldown == "linear":
-            d = 1.0 - p
-        elif self.cooldown == "cosine":
-            d = 0.5 * (1.0 + xp.cos(xp.pi * p))
-        else:  # "1-sqrt"
-            d = 1.0 - xp.sqrt(p)
-        lr = xp.where(t <= start, self.max_lr, self.min_lr + (self.max_lr - self.min_lr) * d)
-        low = self.min_lr
-        if self.warmup_steps:
-            w = xp.clip(t / self.warmup_steps, 0.0, 1.0)
-            lr = xp.where(t < self.warmup_steps, self.init_lr + (self.max_lr - self.init_lr) * w, lr)
-            low = min(low, self.init_lr)
-        return xp.clip(lr, low, self.max_lr)
+        return self._composed.formula(t, xp)
 
 
 class WSDScheduler(ScheduledLR):
