@@ -1,9 +1,10 @@
 """The lab: data, tiny models and the one training loop the chapters share.
 
 Chapters train through :func:`train` (one run) or :func:`compare` (several
-schedules over several seeds) and never write their own loop. The lab takes
-any torch optimizer and any torch learning-rate scheduler, and deliberately
-does not import lrsched's own schedules, so it can test them as an outsider.
+schedules over several seeds) and never write their own loop. The loop takes
+any torch optimizer and any torch learning-rate scheduler (lrsched's, torch's
+or the reference library's alike), so chapters can put them side by side.
+Only the LR range test uses an lrsched closed form, for its exponential ramp.
 
 Examples
 --------
