@@ -9,7 +9,7 @@ counted from the input) gets :math:`\eta\,\delta^{L - i}` and the embeddings
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Mapping
 
 from torch import nn
 
@@ -25,8 +25,35 @@ def _no_weight_decay(name: str, param: nn.Parameter) -> bool:
     return param.ndim <= 1 or name.endswith(".bias") or "norm" in name.lower()
 
 
+def _check_overrides(overrides: Mapping[str, str | int] | None, num_layers: int) -> dict[str, int]:
+    """Map each override prefix to its depth (0 = head, L + 1 = embeddings)."""
+    if overrides is None:
+        return {}
+    if not isinstance(overrides, Mapping):
+        raise TypeError(f"overrides must be a mapping of name prefix to tier, got {type(overrides).__name__}")
+    depths = {}
+    for prefix, tier in overrides.items():
+        if tier == "head":
+            depths[prefix] = 0
+        elif tier == "embeddings":
+            depths[prefix] = num_layers + 1
+        elif isinstance(tier, int) and not isinstance(tier, bool) and 0 <= tier < num_layers:
+            depths[prefix] = num_layers - tier
+        else:
+            raise ValueError(
+                f"overrides[{prefix!r}] must be 'embeddings', 'head' or a layer index in [0, {num_layers - 1}], "
+                f"got {tier!r}"
+            )
+    return depths
+
+
 def layer_decay_param_groups(
-    model: nn.Module, lr: float, decay: float, weight_decay: float = 0.0
+    model: nn.Module,
+    lr: float,
+    decay: float,
+    weight_decay: float = 0.0,
+    *,
+    overrides: Mapping[str, str | int] | None = None,
 ) -> list[dict[str, Any]]:
     r"""Optimizer param groups with layer-wise lr decay, read from parameter names.
 
@@ -50,6 +77,12 @@ def layer_decay_param_groups(
         Per-layer factor ``0 < decay <= 1`` (1 means no decay).
     weight_decay:
         Weight decay of the weight matrices.
+    overrides:
+        Tier of parameters the name rule places wrongly, keyed by a name prefix: ``"embeddings"``,
+        ``"head"`` or a layer index. The longest matching prefix wins. E.g. DeBERTa's shared
+        ``deberta.encoder.LayerNorm`` follows the last layer by position, so the rule makes it
+        head; ``{"deberta.encoder.LayerNorm": "embeddings"}`` keeps it with the relative
+        embeddings it normalises.
 
     Returns
     -------
@@ -82,7 +115,12 @@ def layer_decay_param_groups(
     order = [name for name, _ in named]
     first_layer = min(order.index(n) for n in layer_of)
 
+    tier_of = _check_overrides(overrides, num_layers)
+
     def depth(position: int, name: str) -> int:
+        prefixes = [prefix for prefix in tier_of if name == prefix or name.startswith(prefix + ".")]
+        if prefixes:
+            return tier_of[max(prefixes, key=len)]
         if name in layer_of:
             return num_layers - layer_of[name]
         if any(hint in name for hint in _EMBEDDING_HINTS) or position < first_layer:

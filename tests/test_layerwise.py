@@ -270,3 +270,61 @@ def test_deberta_grouping_equals_pytorch_optimizer(kwargs):
 def test_deberta_bad_arguments(kwargs, name):
     with pytest.raises(ValueError, match=name):
         deberta_v3_large_lr_scheduler(DebertaLike(), **kwargs)
+
+
+def _deberta_like() -> nn.Module:
+    """Names as in DeBERTa: a shared LayerNorm and rel_embeddings after the numbered layers."""
+    root = nn.Module()
+    root.deberta = nn.Module()
+    root.deberta.embeddings = nn.Module()
+    root.deberta.embeddings.word_embeddings = nn.Embedding(5, 4)
+    root.deberta.encoder = nn.Module()
+    root.deberta.encoder.layer = nn.ModuleList([nn.Linear(4, 4) for _ in range(3)])
+    root.deberta.encoder.rel_embeddings = nn.Embedding(6, 4)
+    root.deberta.encoder.LayerNorm = nn.LayerNorm(4)
+    root.classifier = nn.Linear(4, 2)
+    return root
+
+
+def _lr_by_param(groups):
+    return {id(p): g["lr"] for g in groups for p in g["params"]}
+
+
+def test_overrides_move_a_prefix_to_another_tier():
+    model = _deberta_like()
+    names = dict(model.named_parameters())
+    plain = _lr_by_param(layer_decay_param_groups(model, lr=1.0, decay=0.5))
+    # By position the shared LayerNorm follows the last layer: the name rule makes it head (lr).
+    assert plain[id(names["deberta.encoder.LayerNorm.weight"])] == 1.0
+    moved = _lr_by_param(
+        layer_decay_param_groups(model, lr=1.0, decay=0.5, overrides={"deberta.encoder.LayerNorm": "embeddings"})
+    )
+    # L = 3 layers: embeddings get 0.5 ** 4, as rel_embeddings and word embeddings do.
+    for name in ("deberta.encoder.LayerNorm.weight", "deberta.encoder.LayerNorm.bias"):
+        assert moved[id(names[name])] == 0.5**4
+    assert moved[id(names["deberta.encoder.rel_embeddings.weight"])] == 0.5**4
+    assert moved[id(names["classifier.weight"])] == 1.0
+    pinned = _lr_by_param(layer_decay_param_groups(model, lr=1.0, decay=0.5, overrides={"classifier": 1}))
+    assert pinned[id(names["classifier.weight"])] == 0.5 ** (3 - 1)
+
+
+def test_overrides_longest_prefix_wins_and_prefix_means_whole_name_parts():
+    model = _deberta_like()
+    names = dict(model.named_parameters())
+    groups = layer_decay_param_groups(
+        model, lr=1.0, decay=0.5, overrides={"deberta.encoder": "head", "deberta.encoder.layer.0": 2}
+    )
+    lrs = _lr_by_param(groups)
+    assert lrs[id(names["deberta.encoder.layer.0.weight"])] == 0.5 ** (3 - 2)
+    assert lrs[id(names["deberta.encoder.layer.1.weight"])] == 1.0
+    # "deberta.encoder.layer.1" must not match the prefix "deberta.encoder.layer.0"; nor "classifie" match "classifier".
+    lrs = _lr_by_param(layer_decay_param_groups(model, lr=1.0, decay=0.5, overrides={"classifie": "embeddings"}))
+    assert lrs[id(names["classifier.weight"])] == 1.0
+
+
+@pytest.mark.parametrize("bad", [{"classifier": "top"}, {"classifier": 3}, {"classifier": -1}, {"classifier": True}])
+def test_bad_overrides_raise_naming_the_argument(bad):
+    with pytest.raises(ValueError, match="overrides"):
+        layer_decay_param_groups(_deberta_like(), lr=1.0, decay=0.5, overrides=bad)
+    with pytest.raises(TypeError, match="overrides"):
+        layer_decay_param_groups(_deberta_like(), lr=1.0, decay=0.5, overrides=[("classifier", "head")])
