@@ -73,7 +73,10 @@ class ProportionScheduler:
 
     def value_of_lr(self, lr: Any) -> Any:
         """The affine map of an lr (or array of lrs) onto the value range, clamped."""
-        fraction = (np.asarray(lr, dtype=np.float64) - self.min_lr) / (self.max_lr - self.min_lr)
+        # A subnormal lr range can overflow the ratio to inf; the clip below maps it to the
+        # correct end of the range, so the overflow is harmless.
+        with np.errstate(over="ignore"):
+            fraction = (np.asarray(lr, dtype=np.float64) - self.min_lr) / (self.max_lr - self.min_lr)
         values = self.min_value + (self.max_value - self.min_value) * np.clip(fraction, 0.0, 1.0)
         return float(values) if values.ndim == 0 else values
 
