@@ -209,15 +209,65 @@ def test_asserts_its_claims(chapter):
     )
 
 
-def test_has_a_widget_explorer_hidden_in_html(chapter):
+def _visible(cell: dict) -> bool:
+    """A code cell whose input the rendered page shows unfolded."""
+    hiding = {"remove-cell", "remove-input", "hide-input", "hide-cell"}
+    return cell["cell_type"] == "code" and not hiding & set(_tags(cell))
+
+
+def test_has_a_live_explorer(chapter):
+    """Every chapter builds a kernel-free explorer with lrsched.viz, shown on the page."""
     path, nb = chapter
-    explorers = [c for c in _code_cells(nb) if re.search(r"\binteract(ive)?\b", _source(c))]
-    assert explorers, f"{path.name}: no ipywidgets interact explorer"
-    assert "ipywidgets" in "\n".join(_source(c) for c in _code_cells(nb)), path.name
+    code = [c for c in _code_cells(nb) if "remove-cell" not in _tags(c)]
+    explorers = [c for c in code if re.search(r"\bexplorer\(", _source(c))]
+    assert explorers, f"{path.name}: no lrsched.viz explorer(...) call"
     for cell in explorers:
-        assert {"remove-output", "remove-cell"} & set(_tags(cell)), (
-            f"{path.name}: the interact cell must be tagged remove-output (the HTML shows the static figure)"
+        assert not {"remove-output"} & set(_tags(cell)), (
+            f"{path.name}: an explorer's output must be shown on the page (no remove-output)"
         )
+        html = [o for o in cell.get("outputs", []) if "text/html" in o.get("data", {})]
+        assert html, f"{path.name}: the explorer cell has no stored HTML output"
+
+
+def test_no_dead_widgets_on_the_page(chapter):
+    """ipywidgets need a kernel: none may be rendered on the website, and no widget state is stored."""
+    path, nb = chapter
+    assert "widgets" not in nb.get("metadata", {}), f"{path.name}: stored widget state (strip it)"
+    for index, cell in enumerate(_code_cells(nb)):
+        for output in cell.get("outputs", []):
+            widget = "application/vnd.jupyter.widget-view+json" in output.get("data", {})
+            shown = not {"remove-output", "remove-cell"} & set(_tags(cell))
+            assert not (widget and shown), f"{path.name} code cell {index}: a widget the website cannot run"
+
+
+def test_code_fits_the_page(chapter):
+    """Every code line <= 79 columns; visible cells short enough to read (<= 25 lines)."""
+    path, nb = chapter
+    for index, cell in enumerate(_code_cells(nb)):
+        if "remove-cell" in _tags(cell):
+            continue
+        lines = _source(cell).splitlines()
+        wide = [line for line in lines if len(line) > 79]
+        assert not wide, f"{path.name} code cell {index}: {len(wide)} lines over 79 columns: {wide[0]!r}"
+        if _visible(cell):
+            assert len(lines) <= 25, f"{path.name} code cell {index}: {len(lines)} visible lines (max 25)"
+        mangled = [line for line in lines if re.match(r"^\s*\)", line) and line.strip() != ")"]
+        assert not mangled, f"{path.name} code cell {index}: formatter-mangled line {mangled[0]!r}"
+
+
+def test_solutions_fold_input_and_output(chapter):
+    """After '## Exercises', every code cell is a solution: input and output folded (hide-cell)."""
+    path, nb = chapter
+    cells = nb["cells"]
+    start = next(
+        (i for i, c in enumerate(cells) if c["cell_type"] == "markdown" and re.search(r"^##\s+Exercises", _source(c), re.M)),
+        len(cells),
+    )
+    for index, cell in enumerate(cells[start:], start):
+        if cell["cell_type"] == "code":
+            assert {"hide-cell", "remove-cell"} & set(_tags(cell)), (
+                f"{path.name} cell {index}: a solution's code must be tagged hide-cell (input and output folded)"
+            )
 
 
 def test_has_exercises_with_hidden_solutions(chapter):
@@ -267,6 +317,13 @@ def test_cited_keys_exist(chapter):
     assert not missing, f"{path.name}: cites keys missing from book/references.bib: {missing}"
 
 
+def test_shown_algorithms_are_few(chapter):
+    """The loop (chapter 1) and a two-pass step (SAM/GSAM) are shown once, not re-written everywhere."""
+    path, nb = chapter
+    shown = [c for c in _code_cells(nb) if "shown-algorithm" in _tags(c)]
+    assert len(shown) <= 2, f"{path.name}: {len(shown)} cells tagged shown-algorithm (at most 2)"
+
+
 FORBIDDEN = {
     r"\.backward\(": "calls .backward(): chapters train through lrsched.lab.train/compare",
     r"\boptim(izer)?\.step\(": "steps an optimizer: chapters train through lrsched.lab.train/compare",
@@ -279,5 +336,7 @@ FORBIDDEN = {
 def test_no_training_loop_or_scheduler_class(chapter, pattern):
     path, nb = chapter
     for index, cell in enumerate(_code_cells(nb)):
+        if "shown-algorithm" in _tags(cell):
+            continue  # a loop or step shown once for reading, tested equal to the lab's
         for line in _code_lines(cell):
             assert not re.search(pattern, line), f"{path.name} code cell {index}: {FORBIDDEN[pattern]}: {line.strip()}"
