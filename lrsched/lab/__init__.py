@@ -23,6 +23,7 @@ from .data import DigitsSplit, load_digits_split
 from .models import TinyCNN, TinyMLP
 from .range_test import RangeTestResult, lr_range_test, smooth_losses, suggest_lr
 from .sam import SAM, HyperparameterScheduler, sharpness
+from .stats import Interval, mean_ci, paired_difference, seed_offset
 from .trainer import History, lrs_used, train
 
 __all__ = [
@@ -30,14 +31,18 @@ __all__ = [
     "DigitsSplit",
     "History",
     "HyperparameterScheduler",
+    "Interval",
     "RangeTestResult",
     "SAM",
     "TinyCNN",
     "TinyMLP",
     "compare",
     "load_digits_split",
+    "mean_ci",
+    "paired_difference",
     "lr_range_test",
     "lrs_used",
+    "seed_offset",
     "sharpness",
     "smooth_losses",
     "suggest_lr",
