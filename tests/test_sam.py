@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from lrsched import CosineScheduler, ProportionScheduler, ScheduledLR, warmup_cosine
 from lrsched.lab import TinyMLP, load_digits_split, train
-from lrsched.lab.sam import SAM, HyperparameterScheduler, sharpness
+from lrsched.lab.sam import GSAM, SAM, HyperparameterScheduler, sharpness
 
 
 @pytest.fixture(scope="module")
@@ -231,6 +231,104 @@ def test_state_dict_resume_is_bit_identical(data):
 
     for p, q in zip(run(False).parameters(), run(True).parameters()):
         assert torch.equal(p, q)
+
+
+# ---------------------------------------------------------------- GSAM
+
+
+def test_gsam_step_by_hand_on_a_quadratic():
+    # L(w) = 1/2 w^T A w, A = diag(1, 4): g = A w, g_p = A (w + eps), d = g_p - alpha g_perp.
+    a = np.array([1.0, 4.0])
+    w0 = np.array([1.0, -0.5])
+    rho, alpha, lr = 0.3, 0.4, 0.1
+    g = a * w0
+    g_p = a * (w0 + rho * g / np.linalg.norm(g))
+    g_perp = g - (g @ g_p) / (g_p @ g_p) * g_p
+    expected = w0 - lr * (g_p - alpha * g_perp)
+
+    w = torch.nn.Parameter(torch.tensor(w0, dtype=torch.float64))
+    opt = GSAM([w], torch.optim.SGD, rho=rho, alpha=alpha, lr=lr)
+
+    def closure():
+        opt.zero_grad()
+        loss = 0.5 * (torch.tensor(a, dtype=torch.float64) * w**2).sum()
+        loss.backward()
+        return loss
+
+    loss = opt.step(closure)
+    np.testing.assert_allclose(w.detach().numpy(), expected, rtol=0, atol=1e-15)
+    assert abs(g_perp @ g_p) < 1e-12 and np.linalg.norm(g_perp) > 0.1  # a real correction
+    assert loss.item() == pytest.approx(0.5 * np.sum(a * w0**2))
+    # the surrogate gap h = L(w + eps) - L(w) of that step
+    w_p = w0 + rho * g / np.linalg.norm(g)
+    gap = 0.5 * np.sum(a * w_p**2) - 0.5 * np.sum(a * w0**2)
+    assert opt.last_surrogate_gap == pytest.approx(gap, rel=1e-12)
+
+
+class _ConstantRho:
+    """A rho scheduler for pytorch-optimizer's GSAM that always gives the same radius."""
+
+    def __init__(self, rho: float) -> None:
+        self.rho = rho
+
+    def step(self) -> float:
+        return self.rho
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_gsam_matches_pytorch_optimizer(data, dtype):
+    from pytorch_optimizer import GSAM as ReferenceGSAM
+
+    rho, alpha = 0.2, 0.3
+    x, y = data.x_train[:64].to(dtype), data.y_train[:64]
+    ours_model, ref_model, sam_model = (seeded_mlp(9).to(dtype) for _ in range(3))
+    start = [p.detach().clone() for p in ours_model.parameters()]
+    ours = GSAM(ours_model.parameters(), torch.optim.SGD, rho=rho, alpha=alpha, lr=0.1, momentum=0.9)
+    base = torch.optim.SGD(ref_model.parameters(), lr=0.1, momentum=0.9)
+    ref = ReferenceGSAM(ref_model.parameters(), base, ref_model, _ConstantRho(rho), alpha=alpha)
+    sam = SAM(sam_model.parameters(), torch.optim.SGD, rho=rho, lr=0.1, momentum=0.9)
+    for step in range(3):  # one step, then two more through the momentum buffer
+        ours.step(make_closure(ours_model, ours, x, y))
+        ref.set_closure(F.cross_entropy, x, y)
+        ref.step()
+        sam.step(make_closure(sam_model, sam, x, y))
+        ours_w, ref_w, sam_w = (flat(m.parameters()).detach() for m in (ours_model, ref_model, sam_model))
+        assert (ours_w - ref_w).abs().max().item() < 1e-6, step
+        # GSAM's correction is far larger than the tolerance: the check can tell GSAM from SAM
+        assert (ours_w - sam_w).abs().max().item() > 1e-4, step
+    assert (flat(ours_model.parameters()) - flat(start)).abs().max().item() > 1e-2  # it moved
+
+
+def test_gsam_with_alpha_zero_is_sam_exactly(data):
+    a, b = seeded_mlp(10), seeded_mlp(10)
+    gsam = GSAM(a.parameters(), torch.optim.SGD, rho=0.1, alpha=0.0, lr=0.1, momentum=0.9)
+    sam = SAM(b.parameters(), torch.optim.SGD, rho=0.1, lr=0.1, momentum=0.9)
+    h_gsam = train(a, gsam, data=data, steps=20, progress=False)
+    h_sam = train(b, sam, data=data, steps=20, progress=False)
+    for p, q in zip(a.parameters(), b.parameters()):
+        assert torch.equal(p, q)
+    np.testing.assert_array_equal(h_gsam.loss, h_sam.loss)
+
+
+def test_gsam_checks_alpha_and_wraps():
+    w = torch.nn.Parameter(torch.ones(2))
+    for bad in (-0.1, 1.5, math.nan, True, "0.1"):
+        with pytest.raises(ValueError, match="alpha"):
+            GSAM([w], torch.optim.SGD, rho=0.1, alpha=bad, lr=0.1)
+    opt = GSAM([w], torch.optim.SGD, rho=0.1, alpha=0.2, lr=0.1)
+    opt.alpha = 2.0  # checked again when used
+
+    def closure():
+        opt.zero_grad()
+        loss = (w**2).sum()
+        loss.backward()
+        return loss
+
+    with pytest.raises(ValueError, match="alpha"):
+        opt.step(closure)
+    wrapped = GSAM.wrap(torch.optim.SGD([torch.nn.Parameter(torch.ones(1))], lr=0.1), rho=0.05, alpha=0.3)
+    assert isinstance(wrapped, GSAM) and wrapped.alpha == 0.3 and wrapped.rho == 0.05
+    assert "alpha=0.3" in repr(wrapped)
 
 
 # ------------------------------------------------------- HyperparameterScheduler

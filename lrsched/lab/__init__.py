@@ -23,11 +23,13 @@ from .data import DigitsSplit, load_digits_split
 from .models import TinyCNN, TinyMLP
 from .range_test import RangeTestResult, lr_range_test, smooth_losses, suggest_lr
 from .sam import SAM, HyperparameterScheduler, sharpness
+from .sam import GSAM
 from .stats import Interval, mean_ci, paired_difference, seed_offset
 from .trainer import History, lrs_used, train
 
 __all__ = [
     "Comparison",
+    "GSAM",
     "DigitsSplit",
     "History",
     "HyperparameterScheduler",

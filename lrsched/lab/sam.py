@@ -46,7 +46,7 @@ from torch.optim import Optimizer
 
 from .data import DigitsSplit
 
-__all__ = ["SAM", "HyperparameterScheduler", "sharpness"]
+__all__ = ["SAM", "GSAM", "HyperparameterScheduler", "sharpness"]
 
 
 def _check_rho(rho: Any) -> float:
@@ -90,6 +90,9 @@ class SAM(Optimizer):
         :math:`\lVert \epsilon \rVert_2` of the last step (``nan`` before the first), which is
         the ``rho`` that step used when all groups share one ``rho`` and the gradient was
         nonzero.
+    last_surrogate_gap : float
+        :math:`h = L(w + \epsilon) - L(w)` on the last step's batch (``nan`` before the first):
+        the surrogate gap of Zhuang et al. (2022), which :class:`GSAM` also minimises.
 
     Notes
     -----
@@ -135,6 +138,7 @@ class SAM(Optimizer):
         self.base_optimizer = base_optimizer_cls(self.param_groups, **kwargs)
         self.param_groups = self.base_optimizer.param_groups
         self.last_perturbation_norm = math.nan
+        self.last_surrogate_gap = math.nan
 
     @classmethod
     def wrap(cls, optimizer: Optimizer, rho: float = 0.05) -> SAM:
@@ -163,6 +167,7 @@ class SAM(Optimizer):
         self.base_optimizer = optimizer
         self.param_groups = optimizer.param_groups
         self.last_perturbation_norm = math.nan
+        self.last_surrogate_gap = math.nan
         return self
 
     @property
@@ -213,6 +218,7 @@ class SAM(Optimizer):
         pairs = [(group, p) for group in self.param_groups for p in group["params"] if p.grad is not None]
         if not pairs:
             self.last_perturbation_norm = math.nan
+            self.last_surrogate_gap = math.nan
             self.base_optimizer.step()
             return loss
         # One global norm over every parameter, as in Foret et al. (float64 to avoid overflow).
@@ -227,12 +233,27 @@ class SAM(Optimizer):
             p.add_(epsilon)
         self.last_perturbation_norm = math.sqrt(squared)
 
+        first_gradients = self._keep_first_gradients(pairs)
         with torch.enable_grad():
-            closure()
+            perturbed_loss = closure()
+        if loss is None or perturbed_loss is None:
+            self.last_surrogate_gap = math.nan
+        else:  # h = L(w + epsilon) - L(w) on this batch, which GSAM shrinks
+            self.last_surrogate_gap = float(perturbed_loss) - float(loss)
         for (_, p), original in zip(pairs, saved):
             p.copy_(original)  # exactly w again: subtracting epsilon back could round
+        self._adjust_gradients(pairs, first_gradients)
         self.base_optimizer.step()
         return loss
+
+    def _keep_first_gradients(self, pairs: list[tuple[dict, torch.Tensor]]) -> list[torch.Tensor] | None:
+        """What a subclass needs of the gradient at w before the second pass overwrites it."""
+        return None
+
+    def _adjust_gradients(
+        self, pairs: list[tuple[dict, torch.Tensor]], first_gradients: list[torch.Tensor] | None
+    ) -> None:
+        """Turn the perturbed gradient in ``p.grad`` into the descent direction (SAM: as it is)."""
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Zero the gradients (through the base optimizer, which owns the same groups)."""
@@ -249,6 +270,116 @@ class SAM(Optimizer):
 
     def __repr__(self) -> str:
         return f"SAM(base_optimizer={type(self.base_optimizer).__name__}, rho={[g['rho'] for g in self.param_groups]})"
+
+
+def _check_alpha(alpha: Any) -> float:
+    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not 0 <= alpha <= 1:
+        raise ValueError(f"alpha must be a number in [0, 1], got {alpha!r}")
+    return float(alpha)
+
+
+class GSAM(SAM):
+    r"""Surrogate-gap guided SAM (GSAM, Zhuang et al., ICLR 2022) around any torch optimizer.
+
+    SAM descends on the perturbed loss :math:`L_p(w) = L(w + \epsilon)`. GSAM also shrinks the
+    *surrogate gap* :math:`h(w) = L_p(w) - L(w)`, a measure of sharpness, without working
+    against :math:`L_p`: it splits the gradient :math:`g = \nabla L(w)` into its part along the
+    perturbed gradient :math:`g_p = \nabla L(w + \epsilon)` and the part orthogonal to it,
+
+    .. math::
+
+        g_\perp = g - \frac{g^\top g_p}{\lVert g_p \rVert_2^2}\, g_p ,
+
+    and hands the base optimizer
+
+    .. math::
+
+        d = g_p - \alpha\, g_\perp .
+
+    Descending along :math:`d` descends on :math:`L_p` and *ascends* on :math:`L` along
+    :math:`g_\perp` (a step of weight :math:`\alpha`), which lowers :math:`h = L_p - L` while, to
+    first order, leaving :math:`L_p` unchanged (:math:`g_\perp \perp g_p`). With ``alpha=0`` a
+    step is SAM's exactly.
+
+    The radius is the param-group key ``"rho"`` as in :class:`SAM`; GSAM schedules it with
+    the learning rate, :math:`\rho_t \propto \eta_t` (``lrsched.ProportionScheduler`` written by
+    :class:`HyperparameterScheduler`), which its convergence analysis relies on.
+
+    Parameters
+    ----------
+    params, base_optimizer_cls, rho, **kwargs
+        As for :class:`SAM`.
+    alpha : float
+        Weight of the ascent step along :math:`g_\perp`, in ``[0, 1]`` (the paper searches
+        0.01 to 0.3).
+
+    Notes
+    -----
+    The inner product and norms are taken over all parameters together, in float64. A zero
+    perturbed gradient has no direction to project on: all of :math:`g` counts as orthogonal.
+    pytorch-optimizer's ``GSAM`` computes the same step (with ``1e-12`` added to its
+    denominators); the test suite checks one step against it.
+
+    References
+    ----------
+    Zhuang, J., Gong, B., Yuan, L., Cui, Y., Adam, H., Dvornek, N., Tatikonda, S., Duncan, J.,
+    Liu, T. (2022). Surrogate Gap Guided Sharpness-Aware Minimization. ICLR 2022.
+
+    Examples
+    --------
+    On :math:`L(w) = \tfrac12 (w_1^2 + 4 w_2^2)` at :math:`w = (1, 1)`: :math:`g = (1, 4)`.
+
+    >>> import torch
+    >>> w = torch.nn.Parameter(torch.tensor([1.0, 1.0], dtype=torch.float64))
+    >>> opt = GSAM([w], torch.optim.SGD, rho=0.5, alpha=0.5, lr=0.1)
+    >>> def closure():
+    ...     opt.zero_grad()
+    ...     loss = 0.5 * (w[0] ** 2 + 4 * w[1] ** 2)
+    ...     loss.backward()
+    ...     return loss
+    >>> _ = opt.step(closure)
+    >>> w.detach().numpy().round(4)  # SAM alone: [0.8879, 0.406]
+    array([0.8997, 0.4037])
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Any],
+        base_optimizer_cls: type[Optimizer] = torch.optim.SGD,
+        rho: float = 0.05,
+        alpha: float = 0.1,
+        **kwargs: Any,
+    ) -> None:
+        self.alpha = _check_alpha(alpha)
+        super().__init__(params, base_optimizer_cls, rho=rho, **kwargs)
+
+    @classmethod
+    def wrap(cls, optimizer: Optimizer, rho: float = 0.05, alpha: float = 0.1) -> GSAM:  # type: ignore[override]
+        """GSAM around an optimizer that already exists (see :meth:`SAM.wrap`)."""
+        alpha = _check_alpha(alpha)
+        self = super().wrap.__func__(cls, optimizer, rho=rho)  # type: ignore[attr-defined]
+        self.alpha = alpha
+        return self
+
+    def _keep_first_gradients(self, pairs: list[tuple[dict, torch.Tensor]]) -> list[torch.Tensor]:
+        return [p.grad.detach().clone() for _, p in pairs]
+
+    def _adjust_gradients(
+        self, pairs: list[tuple[dict, torch.Tensor]], first_gradients: list[torch.Tensor] | None
+    ) -> None:
+        alpha = _check_alpha(self.alpha)  # an attribute: someone may have set it
+        if first_gradients is None or alpha == 0.0:
+            return
+        inner = sum(float((g.double() * p.grad.double()).sum()) for g, (_, p) in zip(first_gradients, pairs))
+        squared = sum(float(p.grad.double().pow(2).sum()) for _, p in pairs)
+        along = inner / squared if squared > 0 else 0.0  # g's coordinate along g_p
+        for g, (_, p) in zip(first_gradients, pairs):
+            orthogonal = g - along * p.grad
+            p.grad.add_(orthogonal, alpha=-alpha)
+
+    def __repr__(self) -> str:
+        rhos = [g["rho"] for g in self.param_groups]
+        return f"GSAM(base_optimizer={type(self.base_optimizer).__name__}, rho={rhos}, alpha={self.alpha})"
 
 
 class HyperparameterScheduler:
