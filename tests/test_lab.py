@@ -42,11 +42,14 @@ def seeded_mlp(seed: int = 0, **kwargs) -> TinyMLP:
 
 
 def test_split_shapes_dtypes_and_range(data):
-    assert data.x_train.shape == (1347, 1, 8, 8)
+    # 25% of each class is test, 20% of the rest validation (rounded per class)
+    assert data.x_train.shape == (1078, 1, 8, 8)
+    assert data.x_val.shape == (269, 1, 8, 8)
     assert data.x_test.shape == (450, 1, 8, 8)
-    assert len(data.y_train) + len(data.y_test) == 1797
+    assert len(data.y_train) + len(data.y_val) + len(data.y_test) == 1797
     assert data.x_train.dtype == torch.float32 and data.y_train.dtype == torch.int64
-    for x in (data.x_train, data.x_test):
+    assert data.x_val.dtype == torch.float32 and data.y_val.dtype == torch.int64
+    for x in (data.x_train, data.x_val, data.x_test):
         assert x.min() >= 0.0 and x.max() <= 1.0
     # pixel/16, so a full-intensity pixel is exactly 1
     assert data.x_train.max() == 1.0
@@ -55,8 +58,8 @@ def test_split_shapes_dtypes_and_range(data):
 def test_split_is_a_partition_of_the_dataset(data):
     raw = load_digits()
     full = Counter((img.astype(np.float32).tobytes(), int(t)) for img, t in zip(raw.images / 16.0, raw.target))
-    x = torch.cat([data.x_train, data.x_test]).numpy()[:, 0]
-    y = torch.cat([data.y_train, data.y_test]).numpy()
+    x = torch.cat([data.x_train, data.x_val, data.x_test]).numpy()[:, 0]
+    y = torch.cat([data.y_train, data.y_val, data.y_test]).numpy()
     assert Counter((img.tobytes(), int(t)) for img, t in zip(x, y)) == full
 
 
@@ -90,7 +93,8 @@ def test_digits_filter_keeps_original_labels():
     counts = np.bincount(load_digits().target)
     assert split.classes == (3, 8)
     assert set(split.y_train.tolist()) == {3, 8} == set(split.y_test.tolist())
-    assert len(split.y_train) + len(split.y_test) == counts[3] + counts[8]
+    assert set(split.y_val.tolist()) == {3, 8}
+    assert len(split.y_train) + len(split.y_val) + len(split.y_test) == counts[3] + counts[8]
 
 
 @pytest.mark.parametrize(
@@ -112,7 +116,7 @@ def test_split_rejects_bad_arguments(kwargs, name):
 
 def test_features_are_flat_float64(data):
     x_train, y_train, x_test, y_test = data.features()
-    assert x_train.shape == (1347, 64) and x_test.shape == (450, 64)
+    assert x_train.shape == (1078, 64) and x_test.shape == (450, 64)
     assert x_train.dtype == np.float64 and y_train.dtype == np.int64
     np.testing.assert_array_equal(x_train, data.x_train.reshape(-1, 64).double().numpy())
     np.testing.assert_array_equal(y_test, data.y_test.numpy())
@@ -199,7 +203,7 @@ def test_history_shapes_and_eval_schedule(data):
     assert h.eval_steps.tolist() == [25, 50, 60]  # every 25 steps and at the end
     assert h.test_accuracy.shape == h.test_loss.shape == (3,)
     assert not h.diverged and np.all(np.isfinite(h.loss))
-    assert h.steps_per_epoch == 1347 // 64
+    assert h.steps_per_epoch == len(data.y_train) // 64
 
 
 def test_recorded_lr_matches_lambda_lr_formula(data):
@@ -404,7 +408,7 @@ def test_history_final_loss_and_frame(data):
     h = train(model, opt, data=data, steps=45, eval_every=20, progress=False)
     assert h.final_loss == pytest.approx(h.loss[-5:].mean())  # last 10% of 45 steps, rounded up
     frame = h.to_frame()
-    assert list(frame.columns) == ["lr_0", "lr_1", "loss", "test_accuracy", "test_loss"]
+    assert list(frame.columns) == ["lr_0", "lr_1", "loss", "test_accuracy", "test_loss", "val_accuracy", "val_loss"]
     assert frame.index.tolist() == list(range(1, 46))
     assert frame["test_accuracy"].dropna().index.tolist() == [20, 40, 45]
     assert frame.loc[45, "test_accuracy"] == h.final_test_accuracy
@@ -462,9 +466,11 @@ def test_compare_runs_and_summary(data):
 
     table = result.table(precision=2)
     assert list(table.index) == list(schedules)
-    m, s = summary.loc["a_step", ["test_accuracy_mean", "test_accuracy_std"]]
-    assert table.loc["a_step", "test accuracy"] == f"{m:.2f} ± {s:.2f}"
-    assert table.loc["a_step", "diverged"] == "0/2"
+    m, low, high = summary.loc["a_step", ["test_accuracy_mean", "test_accuracy_low", "test_accuracy_high"]]
+    assert table.loc["a_step", "test accuracy"] == f"{m:.2f} [{low:.2f}, {high:.2f}]"
+    assert table.loc["a_step", "diverged"] == "0/2" == table.loc["a_step", "failed"]
+    m, s = summary.loc["a_step", ["final_loss_mean", "final_loss_std"]]
+    assert table.loc["a_step", "final loss"] == f"{m:.2f} ± {s:.2f}"
 
 
 def test_compare_matches_a_manual_run(data):
@@ -512,7 +518,7 @@ def test_compare_with_cnn_and_custom_optimizer(data):
         progress=False,
         batch_size=32,
     )
-    assert result.histories["const"][0].steps_per_epoch == 1347 // 32
+    assert result.histories["const"][0].steps_per_epoch == len(data.y_train) // 32
     assert np.all(result.histories["const"][0].lr == 1e-2)
     assert result.table().loc["const", "diverged"] == "0/1"
 
@@ -573,3 +579,227 @@ def test_lrs_used_matches_step_formula_and_leaves_weights_alone():
     assert torch.equal(weight.detach(), torch.ones(3))  # no gradients: nothing moved
     with pytest.raises(ValueError, match="steps"):
         lrs_used(opt, sched, 0)
+
+
+# ------------------------------------------- protocol (issue 14) and robustness (issue 17)
+
+
+def image_keys(x: torch.Tensor) -> set[bytes]:
+    # The 1,797 digits images are pairwise distinct, so bytes identify them.
+    return {img.numpy().tobytes() for img in x}
+
+
+def test_train_val_test_are_disjoint_and_validation_is_stratified(data):
+    train_keys, val_keys, test_keys = (image_keys(x) for x in (data.x_train, data.x_val, data.x_test))
+    assert len(train_keys) == len(data.x_train) and len(val_keys) == len(data.x_val)
+    assert not train_keys & val_keys
+    assert not train_keys & test_keys
+    assert not val_keys & test_keys
+    # 20% of each class's non-test part, up to rounding
+    totals = np.bincount(load_digits().target, minlength=10)
+    test_counts = np.bincount(data.y_test.numpy(), minlength=10)
+    val_counts = np.bincount(data.y_val.numpy(), minlength=10)
+    assert np.all(np.abs(val_counts - 0.2 * (totals - test_counts)) <= 1)
+
+
+def test_validation_is_carved_from_the_training_part():
+    two_way = load_digits_split(val_fraction=0.0)
+    three_way = load_digits_split()
+    assert len(two_way.y_val) == 0 and len(two_way.y_train) == 1347
+    # Same test set; the validation images come out of the old training set.
+    assert torch.equal(two_way.x_test, three_way.x_test)
+    assert image_keys(three_way.x_val) | image_keys(three_way.x_train) == image_keys(two_way.x_train)
+
+
+@pytest.mark.parametrize("val_fraction", [-0.1, 1.0, 1.5, True, "0.2"])
+def test_val_fraction_is_validated(val_fraction):
+    with pytest.raises(ValueError, match="val_fraction"):
+        load_digits_split(val_fraction=val_fraction)
+
+
+@pytest.mark.parametrize("seed", [None, 1.5, 1.0, True, "0"])
+def test_split_seed_must_be_an_int(seed):
+    with pytest.raises(TypeError, match="seed"):
+        load_digits_split(seed=seed)
+
+
+def test_split_seed_must_be_non_negative(monkeypatch):
+    with pytest.raises(ValueError, match="seed"):
+        load_digits_split(seed=-1)
+    monkeypatch.setenv("LRSCHED_SEED_OFFSET", "-5")
+    with pytest.raises(ValueError, match="LRSCHED_SEED_OFFSET"):
+        load_digits_split(seed=3)
+    assert len(load_digits_split(seed=5).y_test) == 450  # 5 - 5 = 0 is fine
+
+
+def test_seed_offset_shifts_the_split(monkeypatch):
+    monkeypatch.delenv("LRSCHED_SEED_OFFSET", raising=False)
+    base = load_digits_split(seed=0)
+    seed_1000 = load_digits_split(seed=1000)
+    monkeypatch.setenv("LRSCHED_SEED_OFFSET", "1000")
+    shifted = load_digits_split(seed=0)
+    assert not torch.equal(shifted.x_test, base.x_test)
+    assert torch.equal(shifted.x_test, seed_1000.x_test)
+    assert torch.equal(shifted.x_val, seed_1000.x_val)
+    monkeypatch.setenv("LRSCHED_SEED_OFFSET", "x")
+    with pytest.raises(ValueError, match="LRSCHED_SEED_OFFSET"):
+        load_digits_split()
+
+
+def test_seed_offset_shifts_batch_order_in_train(monkeypatch, data):
+    def run(seed):
+        model = seeded_mlp(0)
+        return train(model, sgd(model), data=data, steps=20, seed=seed, progress=False).loss
+
+    monkeypatch.delenv("LRSCHED_SEED_OFFSET", raising=False)
+    plain, seed_7 = run(0), run(7)
+    monkeypatch.setenv("LRSCHED_SEED_OFFSET", "7")
+    shifted = run(0)
+    assert not np.array_equal(shifted, plain)
+    np.testing.assert_array_equal(shifted, seed_7)
+
+
+def test_seed_offset_shifts_initialisation_in_compare(monkeypatch, data):
+    def first_loss(seed):
+        result = compare({"c": lambda opt: None}, seeds=(seed,), steps=1, data=data, progress=False)
+        return result.histories["c"][0].loss[0]
+
+    monkeypatch.delenv("LRSCHED_SEED_OFFSET", raising=False)
+    plain, seed_3 = first_loss(0), first_loss(3)
+    monkeypatch.setenv("LRSCHED_SEED_OFFSET", "3")
+    assert first_loss(0) == seed_3 != plain
+
+
+def test_manual_seed_adds_the_offset(monkeypatch):
+    from lrsched.lab import manual_seed
+
+    monkeypatch.setenv("LRSCHED_SEED_OFFSET", "11")
+    assert manual_seed(1) == 12
+    w_shifted = next(TinyMLP().parameters()).detach().clone()
+    torch.manual_seed(12)
+    np.testing.assert_array_equal(w_shifted, next(TinyMLP().parameters()).detach())
+    with pytest.raises(TypeError, match="seed"):
+        manual_seed(None)
+
+
+@pytest.mark.parametrize("seed", [None, 0.5, "1"])
+def test_train_seed_is_validated(seed, data):
+    model = seeded_mlp()
+    with pytest.raises(TypeError, match="seed"):
+        train(model, sgd(model), data=data, steps=2, seed=seed, progress=False)
+
+
+def test_history_records_validation_and_full_train_loss(data):
+    import torch.nn.functional as F
+
+    model = seeded_mlp(0)
+    h = train(model, sgd(model), data=data, steps=60, eval_every=30, progress=False)
+    assert h.val_accuracy.shape == h.test_accuracy.shape == (2,)
+    model.eval()
+    with torch.no_grad():
+        full_loss = F.cross_entropy(model(data.x_train), data.y_train).item()
+        val_acc = (model(data.x_val).argmax(1) == data.y_val).double().mean().item()
+    assert h.final_train_loss == pytest.approx(full_loss, rel=1e-6)
+    assert h.final_val_accuracy == pytest.approx(val_acc)
+    # The minibatch window average is a different quantity.
+    assert h.final_loss != pytest.approx(h.final_train_loss, rel=1e-3)
+    assert not h.failed and h.n_classes == 10
+
+
+def test_failed_runs(data):
+    # lr = 0: the weights never move, accuracy stays near chance (0.1 < 0.2)
+    model = seeded_mlp(0)
+    stuck = train(model, torch.optim.SGD(model.parameters(), lr=0.0), data=data, steps=5, progress=False)
+    assert math.isfinite(stuck.final_train_loss) and not stuck.diverged
+    assert stuck.final_test_accuracy < 0.2 and stuck.failed
+    # a huge lr diverges: failed too
+    model = seeded_mlp(0)
+    blown = train(model, sgd(model, lr=1e4), data=data, steps=50, progress=False)
+    assert blown.diverged and blown.failed
+    # a normal run is not failed
+    model = seeded_mlp(0)
+    assert not train(model, sgd(model), data=data, steps=100, progress=False).failed
+
+
+def test_failure_threshold_is_twice_chance_capped_for_few_classes():
+    h = History(lr=np.ones((1, 1)), loss=np.ones(1), eval_steps=np.array([1]),
+                test_accuracy=np.array([0.7]), test_loss=np.ones(1), final_train_loss=0.5, n_classes=10)
+    assert h.failure_threshold == pytest.approx(0.2) and not h.failed
+    h.n_classes = 5
+    assert h.failure_threshold == pytest.approx(0.4)
+    h.n_classes = 2  # 2 x chance would be 1.0: capped at (1 + 1/2) / 2
+    assert h.failure_threshold == pytest.approx(0.75) and h.failed
+    h.n_classes, h.test_accuracy = 10, np.array([0.19])
+    assert h.failed
+    h.test_accuracy, h.final_train_loss = np.array([0.9]), math.nan
+    assert h.failed
+
+
+def test_exception_mid_run_keeps_the_history(data):
+    class Boom(RuntimeError):
+        pass
+
+    def explode(step, model, history):
+        if step == 7:
+            raise Boom("scheduler refused a NaN lr")
+
+    model = seeded_mlp()
+    threads = torch.get_num_threads()
+    with pytest.raises(Boom) as err:
+        train(model, sgd(model), data=data, steps=50, eval_every=5, callbacks=[explode], progress=False)
+    history = err.value.history
+    assert isinstance(history, History)
+    assert history.steps_done == 7 and np.all(np.isfinite(history.loss))
+    assert history.eval_steps.tolist() == [5]
+    assert math.isnan(history.final_train_loss)
+    assert torch.get_num_threads() == threads  # restored
+
+
+def test_scheduler_raising_keeps_the_history(data):
+    class Refuses:
+        def __init__(self):
+            self.calls = 0
+
+        def step(self):
+            self.calls += 1
+            if self.calls == 3:
+                raise ValueError("lr is nan at step 3")
+
+    model = seeded_mlp()
+    with pytest.raises(ValueError, match="nan at step 3") as err:
+        train(model, sgd(model), Refuses(), data=data, steps=10, progress=False)
+    assert err.value.history.steps_done == 3
+
+
+def test_num_threads_above_the_cores_is_clamped(data):
+    import os
+
+    seen = []
+    model = seeded_mlp()
+    before = torch.get_num_threads()
+    h = train(model, sgd(model), data=data, steps=3, num_threads=10**6, progress=False,
+              callbacks=[lambda step, m, hist: seen.append(torch.get_num_threads())])
+    assert h.steps_done == 3
+    assert max(seen) <= (os.cpu_count() or 1)
+    assert torch.get_num_threads() == before
+    with pytest.raises(ValueError, match="num_threads"):
+        train(model, sgd(model), data=data, steps=3, num_threads=0, progress=False)
+
+
+def test_empty_training_set_is_a_clear_error(data):
+    empty = DigitsSplit(x_train=data.x_train[:0], y_train=data.y_train[:0],
+                        x_test=data.x_test, y_test=data.y_test)
+    model = seeded_mlp()
+    with pytest.raises(ValueError, match="empty training set"):
+        train(model, sgd(model), data=empty, steps=3, progress=False)
+
+
+def test_split_built_without_validation_still_trains(data):
+    two_way = DigitsSplit(x_train=data.x_train, y_train=data.y_train, x_test=data.x_test, y_test=data.y_test)
+    assert len(two_way.x_val) == 0
+    model = seeded_mlp()
+    h = train(model, sgd(model), data=two_way, steps=5, progress=False)
+    assert math.isnan(h.final_val_accuracy) and len(h.val_accuracy) == 0
+    with pytest.raises(ValueError, match="x_val"):
+        DigitsSplit(x_train=data.x_train, y_train=data.y_train, x_test=data.x_test,
+                    y_test=data.y_test, x_val=data.x_val)

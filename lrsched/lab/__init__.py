@@ -18,8 +18,8 @@ Examples
 True
 """
 
-from .compare import Comparison, compare
-from .data import DigitsSplit, load_digits_split
+from .compare import Comparison, TuneResult, compare, tune
+from .data import DigitsSplit, check_seed, load_digits_split, manual_seed
 from .models import TinyCNN, TinyMLP
 from .range_test import RangeTestResult, lr_range_test, smooth_losses, suggest_lr
 from .sam import SAM, HyperparameterScheduler, sharpness
@@ -38,15 +38,19 @@ __all__ = [
     "SAM",
     "TinyCNN",
     "TinyMLP",
+    "TuneResult",
+    "check_seed",
     "compare",
     "load_digits_split",
     "mean_ci",
     "paired_difference",
     "lr_range_test",
     "lrs_used",
+    "manual_seed",
     "seed_offset",
     "sharpness",
     "smooth_losses",
     "suggest_lr",
     "train",
+    "tune",
 ]

@@ -1,16 +1,29 @@
-"""Run several schedules on the same budget and seeds, and tabulate them.
+"""Run several schedules on the same budget and seeds, and judge them honestly.
 
 One training run says little: the gap between two schedules is often smaller
 than the spread over seeds. :func:`compare` therefore trains every schedule on
-every seed with the same model, optimizer, data and number of steps, and
-reports means and standard deviations over seeds.
+every seed with the same model, optimizer, data and number of steps (a seed
+fixes the initial weights and the batch order, shifted by
+``LRSCHED_SEED_OFFSET``), and :class:`Comparison` reports:
+
+* per schedule, the mean and 95% Student t interval over seeds of the test
+  accuracy, the validation accuracy and the full training-set loss, with
+  failed runs (diverged, or test accuracy below twice chance) counted and kept
+  out of the means (:meth:`Comparison.summary`);
+* against a baseline, the paired per-seed difference with its 95% interval
+  and whether it excludes zero (:meth:`Comparison.paired`) -- the only ground
+  on which a chapter may assert that one schedule beats another.
+
+Anything tuned is chosen on validation (:meth:`Comparison.best`,
+:func:`tune`); the test numbers are for reporting.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Callable, Hashable, Mapping, NamedTuple, Sequence
 
 import numpy as np
 import pandas as pd
@@ -18,11 +31,19 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .data import DigitsSplit, load_digits_split
+from .data import DigitsSplit, check_seed, load_digits_split
 from .models import TinyMLP
+from .stats import Interval, mean_ci, paired_difference
 from .trainer import History, _moving_average, train
 
-__all__ = ["Comparison", "compare"]
+__all__ = ["Comparison", "TuneResult", "compare", "tune"]
+
+#: Metric name -> column of :attr:`Comparison.runs`.
+METRICS = {
+    "test_accuracy": "final_test_accuracy",
+    "val_accuracy": "final_val_accuracy",
+    "final_train_loss": "final_train_loss",
+}
 
 
 def _default_optimizer(model: nn.Module) -> torch.optim.Optimizer:
@@ -37,6 +58,37 @@ def _std(values: np.ndarray) -> float:
         return float(np.std(values, ddof=1))
 
 
+def _column(metric: str) -> str:
+    """The runs column of ``metric`` (a short name or the column itself)."""
+    if metric in METRICS:
+        return METRICS[metric]
+    if metric in METRICS.values():
+        return metric
+    raise ValueError(f"metric must be one of {sorted(METRICS)}, got {metric!r}")
+
+
+def _lower_is_better(metric: str) -> bool:
+    return "loss" in _column(metric)
+
+
+def _interval_of(values: np.ndarray, level: float) -> Interval:
+    """:func:`mean_ci` of the finite values; an all-``nan`` interval if none."""
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return Interval(mean=math.nan, low=math.nan, high=math.nan, n=0, level=level)
+    return mean_ci(values, level=level)
+
+
+def _empty_history(optimizer: torch.optim.Optimizer | None) -> History:
+    """The record of a run that raised before it recorded anything."""
+    n_groups = len(optimizer.param_groups) if optimizer is not None else 1
+    empty = np.empty(0)
+    return History(
+        lr=np.empty((0, n_groups)), loss=empty, eval_steps=np.empty(0, dtype=np.int64),
+        test_accuracy=empty, test_loss=empty,
+    )
+
+
 @dataclass(eq=False)
 class Comparison:
     """Results of :func:`compare`.
@@ -45,78 +97,272 @@ class Comparison:
     ----------
     runs : pandas.DataFrame
         One row per (schedule, seed) with columns ``schedule``, ``seed``,
-        ``final_test_accuracy``, ``final_loss``, ``diverged`` and
-        ``steps_done``.
+        ``final_test_accuracy``, ``final_val_accuracy``,
+        ``final_train_loss`` (full training set, final weights), ``failed``,
+        ``diverged``, ``steps_done``, ``error`` (the message of an exception
+        the run raised, else ``None``) and ``final_loss`` (the older minibatch
+        window average, kept for chapters not yet migrated).
     histories : dict
         Maps each schedule name to its :class:`History` objects, one per
-        seed, in the order of the seeds.
+        seed, in the order of the seeds. A run that raised keeps what it
+        recorded before the exception.
+    baseline : str or None
+        Default baseline of :meth:`paired`.
+    errors : dict
+        Maps ``(schedule, seed)`` to the exception of each run that raised.
+    level : float
+        Confidence level of every interval (0.95).
     """
 
     runs: pd.DataFrame
     histories: dict[str, list[History]]
+    baseline: str | None = None
+    errors: dict[tuple[str, int], BaseException] = field(default_factory=dict)
+    level: float = 0.95
+
+    # ------------------------------------------------------------ statistics
+
+    def interval(self, name: str, metric: str = "test_accuracy") -> Interval:
+        """Mean and interval of ``metric`` for schedule ``name``, failed runs excluded.
+
+        Parameters
+        ----------
+        name : str
+            A schedule name.
+        metric : str
+            ``"test_accuracy"``, ``"val_accuracy"`` or ``"final_train_loss"``.
+
+        Returns
+        -------
+        Interval
+            ``n`` counts the runs used; with no successful run every field
+            is ``nan`` and ``n == 0``.
+        """
+        runs = self._runs_of(name)
+        ok = runs[~runs["failed"]]
+        return _interval_of(ok[_column(metric)].to_numpy(dtype=np.float64), self.level)
+
+    def difference(self, name: str, metric: str = "test_accuracy", baseline: str | None = None) -> Interval:
+        """Paired per-seed difference ``name - baseline`` of ``metric``.
+
+        Only seeds where neither run failed are paired (a failed run has no
+        meaningful accuracy); :meth:`paired` reports how many were dropped.
+
+        Returns
+        -------
+        Interval
+            ``.excludes_zero()`` says whether the sign is supported. With no
+            usable pair every field is ``nan`` and ``n == 0``.
+        """
+        base = self._baseline(baseline)
+        column = _column(metric)
+        ours = self._runs_of(name).set_index("seed")
+        theirs = self._runs_of(base).set_index("seed")
+        seeds = [s for s in ours.index if s in theirs.index]
+        usable = [s for s in seeds if not ours.loc[s, "failed"] and not theirs.loc[s, "failed"]]
+        if not usable:
+            return Interval(mean=math.nan, low=math.nan, high=math.nan, n=0, level=self.level)
+        return paired_difference(
+            ours.loc[usable, column].to_numpy(dtype=np.float64),
+            theirs.loc[usable, column].to_numpy(dtype=np.float64),
+            level=self.level,
+        )
 
     def summary(self) -> pd.DataFrame:
-        """Mean and standard deviation over seeds, one row per schedule.
+        """Per schedule: runs, failures, and 95% intervals of the metrics.
 
-        Standard deviations are sample ones (``ddof=1``), ``NaN`` for a single
-        seed. Means include every run: a schedule with a diverged seed gets a
-        huge or non-finite ``final_loss_mean``, and ``n_diverged`` says how
-        many seeds diverged.
+        Failed runs (diverged, or test accuracy below twice chance, see
+        :attr:`History.failed`, and runs that raised) are counted in
+        ``n_failed`` and left out of every ``test_accuracy_*``,
+        ``val_accuracy_*`` and ``final_train_loss_*`` column. Intervals are
+        Student t (:func:`~lrsched.lab.stats.mean_ci`); with one successful
+        run they are infinite, with none ``NaN``.
 
         Returns
         -------
         pandas.DataFrame
-            Indexed by ``schedule`` in the order the schedules were given, with
-            columns ``test_accuracy_mean``, ``test_accuracy_std``,
-            ``final_loss_mean``, ``final_loss_std``, ``n_seeds`` and
+            Indexed by ``schedule`` in the order the schedules were given,
+            with columns ``n``, ``n_failed``, then for each of
+            ``test_accuracy``, ``val_accuracy``, ``final_train_loss``:
+            ``<metric>_mean``, ``<metric>_low``, ``<metric>_high``,
+            ``<metric>_std``. For chapters written earlier it also keeps
+            ``final_loss_mean`` / ``final_loss_std`` (minibatch window
+            average over *all* runs), ``n_seeds`` (= ``n``) and
             ``n_diverged``.
         """
         rows = []
         for name in self.histories:
-            runs = self.runs[self.runs["schedule"] == name]
-            accuracy = runs["final_test_accuracy"].to_numpy(dtype=np.float64)
-            loss = runs["final_loss"].to_numpy(dtype=np.float64)
+            runs = self._runs_of(name)
+            ok = runs[~runs["failed"]]
+            row: dict[str, Any] = {"schedule": name, "n": len(runs), "n_failed": int(runs["failed"].sum())}
+            for metric, column in METRICS.items():
+                values = ok[column].to_numpy(dtype=np.float64)
+                ci = _interval_of(values, self.level)
+                row[f"{metric}_mean"] = ci.mean
+                row[f"{metric}_low"] = ci.low
+                row[f"{metric}_high"] = ci.high
+                row[f"{metric}_std"] = _std(values[np.isfinite(values)])
+            legacy = runs["final_loss"].to_numpy(dtype=np.float64)
+            row["final_loss_mean"] = float(np.mean(legacy)) if len(legacy) else math.nan
+            row["final_loss_std"] = _std(legacy)
+            row["n_seeds"] = len(runs)
+            row["n_diverged"] = int(runs["diverged"].sum())
+            rows.append(row)
+        return pd.DataFrame(rows).set_index("schedule")
+
+    def paired(self, metric: str = "test_accuracy", baseline: str | None = None) -> pd.DataFrame:
+        """Paired per-seed differences of ``metric`` against the baseline.
+
+        Parameters
+        ----------
+        metric : str
+            ``"test_accuracy"``, ``"val_accuracy"`` or ``"final_train_loss"``.
+        baseline : str, optional
+            Schedule to subtract; the ``baseline`` given to :func:`compare`
+            by default.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per other schedule with ``n_pairs`` (seeds where neither
+            run failed), ``n_dropped`` (seeds left out because one failed),
+            ``mean``, ``low``, ``high``, ``half_width`` of the difference
+            ``schedule - baseline``, ``excludes_zero`` and ``interval`` (the
+            :class:`~lrsched.lab.stats.Interval` itself).
+
+        Raises
+        ------
+        ValueError
+            If no baseline was given here or to :func:`compare`, or it is not
+            one of the schedules.
+
+        Examples
+        --------
+        >>> result.paired("test_accuracy")  # doctest: +SKIP
+                  n_pairs  n_dropped   mean    low   high  half_width  excludes_zero ...
+        cosine          5          0  0.011  0.004  0.018       0.007           True
+        """
+        base = self._baseline(baseline)
+        rows = []
+        for name in self.histories:
+            if name == base:
+                continue
+            ci = self.difference(name, metric, base)
+            n_common = len(set(self._runs_of(name)["seed"]) & set(self._runs_of(base)["seed"]))
             rows.append(
                 {
                     "schedule": name,
-                    "test_accuracy_mean": float(np.mean(accuracy)),
-                    "test_accuracy_std": _std(accuracy),
-                    "final_loss_mean": float(np.mean(loss)),
-                    "final_loss_std": _std(loss),
-                    "n_seeds": len(runs),
-                    "n_diverged": int(runs["diverged"].sum()),
+                    "n_pairs": ci.n,
+                    "n_dropped": n_common - ci.n,
+                    "mean": ci.mean,
+                    "low": ci.low,
+                    "high": ci.high,
+                    "half_width": ci.half_width,
+                    "excludes_zero": ci.excludes_zero(),
+                    "interval": ci,
                 }
             )
-        return pd.DataFrame(rows).set_index("schedule")
+        frame = pd.DataFrame(rows, columns=[
+            "schedule", "n_pairs", "n_dropped", "mean", "low", "high", "half_width", "excludes_zero", "interval",
+        ])
+        frame = frame.set_index("schedule")
+        frame.attrs.update(metric=_column(metric), baseline=base, level=self.level)
+        return frame
 
-    def table(self, precision: int = 3) -> pd.DataFrame:
-        """The summary formatted as ``"mean ± std"`` strings, for display.
+    def best(self, metric: str = "val_accuracy") -> tuple[str, Interval]:
+        """The schedule that scores best on ``metric`` (validation by default).
+
+        Ranking: fewest failed runs first, then the best mean over the
+        successful runs (highest accuracy, lowest loss); ties keep the order
+        the schedules were given in. Choose on validation and report the
+        choice's *test* numbers from :meth:`summary`, never the other way.
+
+        Returns
+        -------
+        name : str
+            The chosen schedule.
+        score : Interval
+            Its ``metric`` over its successful runs.
+
+        Raises
+        ------
+        ValueError
+            If every run of every schedule failed, or the metric is missing
+            (e.g. ``val_accuracy`` with data that has no validation part).
+        """
+        column = _column(metric)
+        sign = 1.0 if _lower_is_better(metric) else -1.0
+        ranked = []
+        for order, name in enumerate(self.histories):
+            ci = self.interval(name, column)
+            if ci.n == 0:
+                continue
+            n_failed = int(self._runs_of(name)["failed"].sum())
+            ranked.append((n_failed, sign * ci.mean, order, name, ci))
+        if not ranked:
+            raise ValueError(
+                f"no schedule has a successful run with a finite {column}; nothing to choose from"
+            )
+        _, _, _, name, ci = min(ranked)
+        return name, ci
+
+    # --------------------------------------------------------------- display
+
+    def table(self, precision: int = 3, legacy: bool = True) -> pd.DataFrame:
+        """The summary as readable strings, ``"mean [low, high]"`` (95%).
 
         Parameters
         ----------
         precision : int
             Digits after the decimal point.
+        legacy : bool
+            Also show the older ``final loss`` (``"mean ± std"`` of the
+            minibatch window average over all runs) and ``diverged`` columns
+            that chapters written earlier select. Will default to ``False``
+            once the chapters have migrated.
 
         Returns
         -------
         pandas.DataFrame
             Indexed by ``schedule``, with string columns ``test accuracy``,
-            ``final loss`` and ``diverged`` (e.g. ``"1/3"``).
+            ``val accuracy``, ``final train loss``, ``failed`` (e.g.
+            ``"1/5"``), and, with a baseline, ``Δ test accuracy vs <name>``
+            (paired; ``*`` marks an interval that excludes zero).
         """
         summary = self.summary()
 
-        def fmt(mean: float, std: float) -> str:
-            # With one seed there is no spread to show.
-            return f"{mean:.{precision}f}" if math.isnan(std) else f"{mean:.{precision}f} ± {std:.{precision}f}"
+        def fmt_ci(metric: str, name: str) -> str:
+            ci = self.interval(name, metric)
+            return "no successful run" if ci.n == 0 else ci.format(precision)
 
-        return pd.DataFrame(
-            {
-                "test accuracy": [fmt(m, s) for m, s in zip(summary["test_accuracy_mean"], summary["test_accuracy_std"])],
-                "final loss": [fmt(m, s) for m, s in zip(summary["final_loss_mean"], summary["final_loss_std"])],
-                "diverged": [f"{d}/{n}" for d, n in zip(summary["n_diverged"], summary["n_seeds"])],
-            },
-            index=summary.index,
-        )
+        columns: dict[str, list[str]] = {
+            "test accuracy": [fmt_ci("test_accuracy", n) for n in summary.index],
+        }
+        if self.baseline is not None:
+            deltas = []
+            for name in summary.index:
+                if name == self.baseline:
+                    deltas.append("baseline")
+                    continue
+                ci = self.difference(name, "test_accuracy")
+                text = "no usable pair" if ci.n == 0 else f"{ci.mean:+.{precision}f} ± {ci.half_width:.{precision}f}"
+                deltas.append(text + (" *" if ci.excludes_zero() else ""))
+            columns[f"Δ test accuracy vs {self.baseline}"] = deltas
+        columns["val accuracy"] = [fmt_ci("val_accuracy", n) for n in summary.index]
+        columns["final train loss"] = [fmt_ci("final_train_loss", n) for n in summary.index]
+        columns["failed"] = [f"{f}/{n}" for f, n in zip(summary["n_failed"], summary["n"])]
+        if legacy:
+            def fmt(mean: float, std: float) -> str:
+                # With one seed there is no spread to show.
+                if math.isnan(std):
+                    return f"{mean:.{precision}f}"
+                return f"{mean:.{precision}f} ± {std:.{precision}f}"
+
+            columns["final loss"] = [
+                fmt(m, s) for m, s in zip(summary["final_loss_mean"], summary["final_loss_std"])
+            ]
+            columns["diverged"] = [f"{d}/{n}" for d, n in zip(summary["n_diverged"], summary["n"])]
+        return pd.DataFrame(columns, index=summary.index)
 
     def plot(
         self,
@@ -129,9 +375,9 @@ class Comparison:
         """Overlay each schedule's learning rate and mean training loss.
 
         The loss curve is the mean over seeds of the (optionally smoothed)
-        per-step losses; it ends where the first seed of that schedule
-        diverged, so instability is not averaged away. The learning-rate curve
-        is parameter group 0 of the longest run.
+        per-step minibatch losses; it ends where the first seed of that
+        schedule stopped (diverged or raised), so instability is not averaged
+        away. The learning-rate curve is parameter group 0 of the longest run.
 
         Parameters
         ----------
@@ -155,11 +401,11 @@ class Comparison:
         ax_lr, ax_loss = axes = tuple(axes)
         for name, histories in self.histories.items():
             longest = max(histories, key=lambda h: h.steps_done)
-            n_diverged = sum(h.diverged for h in histories)
-            label = name if not n_diverged else f"{name} ({n_diverged}/{len(histories)} diverged)"
+            n_failed = sum(h.failed for h in histories)
+            label = name if not n_failed else f"{name} ({n_failed}/{len(histories)} failed)"
             (line,) = ax_lr.plot(np.arange(1, longest.steps_done + 1), longest.lr[:, 0], label=label)
-            # Pad shorter (diverged) runs with nan: the mean is then nan, and
-            # not drawn, from the first step any seed is missing.
+            # Pad shorter runs with nan: the mean is then nan, and not drawn,
+            # from the first step any seed is missing.
             losses = np.full((len(histories), longest.steps_done), np.nan)
             for row, h in zip(losses, histories):
                 row[: h.steps_done] = _moving_average(h.loss, smooth)
@@ -174,6 +420,37 @@ class Comparison:
         ax_loss.legend()
         return axes
 
+    # --------------------------------------------------------------- helpers
+
+    def _runs_of(self, name: str) -> pd.DataFrame:
+        if name not in self.histories:
+            raise ValueError(f"no schedule named {name!r}; have {list(self.histories)}")
+        return self.runs[self.runs["schedule"] == name]
+
+    def _baseline(self, baseline: str | None) -> str:
+        base = self.baseline if baseline is None else baseline
+        if base is None:
+            raise ValueError("no baseline: pass baseline= here or to compare()")
+        if base not in self.histories:
+            raise ValueError(f"baseline must be one of the schedules {list(self.histories)}, got {base!r}")
+        return base
+
+
+def _check_seeds(seeds: Sequence[int]) -> tuple[int, ...]:
+    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence):
+        try:
+            seeds = tuple(seeds)  # any iterable of ints
+        except TypeError:
+            raise TypeError(f"seeds must be a sequence of ints, got {seeds!r}") from None
+    seeds = tuple(seeds)
+    if not seeds:
+        raise ValueError("seeds must contain at least one seed, got an empty sequence")
+    for s in seeds:
+        check_seed(s, "every seed in seeds")
+    if len(set(int(s) for s in seeds)) != len(seeds):
+        raise ValueError(f"seeds must be distinct (a repeated seed is the same run twice), got {seeds!r}")
+    return tuple(int(s) for s in seeds)
+
 
 def compare(
     schedules: Mapping[str, Callable[[torch.optim.Optimizer], Any]],
@@ -184,16 +461,18 @@ def compare(
     steps: int = 300,
     data: DigitsSplit | None = None,
     progress: bool = True,
+    baseline: str | None = None,
+    on_error: str = "record",
     **train_kwargs: Any,
 ) -> Comparison:
     """Train every schedule on every seed with the same budget.
 
-    For each schedule and seed: ``torch.manual_seed(seed)``, then
-    ``model = model_fn()``, ``optimizer = optimizer_fn(model)``,
+    For each schedule and seed: ``torch.manual_seed(seed + seed_offset())``,
+    then ``model = model_fn()``, ``optimizer = optimizer_fn(model)``,
     ``scheduler = schedules[name](optimizer)``, and
     ``train(model, optimizer, scheduler, data=data, steps=steps, seed=seed)``.
     A given seed thus gives every schedule the same initial weights and the
-    same batch order.
+    same batch order, which is what makes per-seed differences paired.
 
     Parameters
     ----------
@@ -206,14 +485,24 @@ def compare(
     optimizer_fn : callable, optional
         Builds the optimizer for a model; by default
         ``SGD(model.parameters(), lr=0.1, momentum=0.9)``.
-    seeds : tuple of int
-        Seeds to run each schedule with (any sequence of ints).
+    seeds : sequence of int
+        Distinct non-negative seeds to run each schedule with.
     steps : int
         Optimizer steps per run.
     data : DigitsSplit, optional
         Data for every run; :func:`load_digits_split` by default.
     progress : bool
         Show one progress bar over all runs.
+    baseline : str, optional
+        Name of the schedule :meth:`Comparison.paired` and
+        :meth:`Comparison.table` compare the others against.
+    on_error : {"record", "raise"}
+        What to do when a run raises (a scheduler refusing a NaN lr, say).
+        ``"record"`` (default): warn, record the run as failed with its
+        partial history and the message in ``runs["error"]``, and go on; if
+        *every* run raised, the first error is re-raised. ``"raise"``:
+        re-raise at once. Either way a re-raised exception carries the
+        completed runs as ``err.comparison``.
     **train_kwargs
         Passed on to :func:`train` (e.g. ``batch_size``, ``eval_every``,
         ``callbacks``, ``max_loss``).
@@ -228,18 +517,20 @@ def compare(
     >>> result = compare(
     ...     {"constant": lambda opt: None,
     ...      "cosine": lambda opt: CosineAnnealingLR(opt, T_max=300)},
-    ...     seeds=(0, 1), progress=False)
-    >>> result.table()  # doctest: +SKIP
-             test accuracy      final loss diverged
+    ...     seeds=(0, 1, 2), baseline="constant", progress=False)
+    >>> result.table(legacy=False)  # doctest: +SKIP
+                      test accuracy Δ test accuracy vs constant  ...
     schedule
-    constant  0.951 ± 0.003  0.047 ± 0.004      0/2
-    cosine    0.962 ± 0.002  0.021 ± 0.001      0/2
+    constant  0.951 [0.940, 0.962]                    baseline  ...
+    cosine    0.962 [0.955, 0.969]             +0.011 ± 0.006 *  ...
     """
     if not schedules:
         raise ValueError("schedules must name at least one schedule, got an empty mapping")
-    seeds = tuple(seeds)
-    if not seeds:
-        raise ValueError("seeds must contain at least one seed, got an empty sequence")
+    seeds = _check_seeds(seeds)
+    if baseline is not None and baseline not in schedules:
+        raise ValueError(f"baseline must be one of the schedules {list(schedules)}, got {baseline!r}")
+    if on_error not in ("record", "raise"):
+        raise ValueError(f"on_error must be 'record' or 'raise', got {on_error!r}")
     reserved = {"seed", "data", "steps", "progress"} & train_kwargs.keys()
     if reserved:
         raise TypeError(f"compare() sets these train() arguments itself: {sorted(reserved)}")
@@ -247,28 +538,135 @@ def compare(
     data = load_digits_split() if data is None else data
 
     histories: dict[str, list[History]] = {name: [] for name in schedules}
-    rows = []
+    rows: list[dict[str, Any]] = []
+    errors: dict[tuple[str, int], BaseException] = {}
+
+    def partial() -> Comparison:
+        return Comparison(runs=pd.DataFrame(rows), histories=histories, baseline=baseline, errors=errors)
+
     with tqdm(total=len(schedules) * len(seeds), disable=not progress, desc="compare", leave=False) as bar:
         for name, make_scheduler in schedules.items():
             for seed in seeds:
                 bar.set_postfix_str(f"{name}, seed {seed}", refresh=False)
-                torch.manual_seed(seed)
-                model = model_fn()
-                optimizer = optimizer_fn(model)
-                scheduler = make_scheduler(optimizer)
-                history = train(
-                    model, optimizer, scheduler, data=data, steps=steps, seed=seed, progress=False, **train_kwargs
-                )
+                torch.manual_seed(check_seed(seed))  # the initial weights
+                optimizer = None
+                error: Exception | None = None
+                try:
+                    model = model_fn()
+                    optimizer = optimizer_fn(model)
+                    scheduler = make_scheduler(optimizer)
+                    history = train(
+                        model, optimizer, scheduler, data=data, steps=steps, seed=seed, progress=False,
+                        **train_kwargs,
+                    )
+                except Exception as err:  # noqa: BLE001 -- recorded, warned or re-raised below
+                    error = err
+                    history = getattr(err, "history", None)
+                    if not isinstance(history, History):
+                        history = _empty_history(optimizer)
                 histories[name].append(history)
                 rows.append(
                     {
                         "schedule": name,
                         "seed": seed,
                         "final_test_accuracy": history.final_test_accuracy,
-                        "final_loss": history.final_loss,
+                        "final_val_accuracy": history.final_val_accuracy,
+                        "final_train_loss": history.final_train_loss,
+                        "failed": error is not None or history.failed,
                         "diverged": history.diverged,
                         "steps_done": history.steps_done,
+                        "error": None if error is None else f"{type(error).__name__}: {error}",
+                        "final_loss": history.final_loss,
                     }
                 )
                 bar.update()
-    return Comparison(runs=pd.DataFrame(rows), histories=histories)
+                if error is not None:
+                    errors[(name, seed)] = error
+                    if on_error == "raise":
+                        error.comparison = partial()  # type: ignore[attr-defined]
+                        raise error
+                    warnings.warn(
+                        f"compare(): schedule {name!r}, seed {seed} raised "
+                        f"{type(error).__name__}: {error}; recorded as a failed run",
+                        RuntimeWarning,
+                        stacklevel=2,
+                    )
+    result = partial()
+    if len(errors) == len(rows):  # nothing completed: almost surely a bug, not a result
+        first = next(iter(errors.values()))
+        first.comparison = result  # type: ignore[attr-defined]
+        raise first
+    return result
+
+
+class TuneResult(NamedTuple):
+    """What :func:`tune` chose, and on what evidence.
+
+    Attributes
+    ----------
+    choice : hashable
+        The key of the chosen candidate.
+    score : Interval
+        Its validation metric over its successful seeds.
+    metric : str
+        The metric it was chosen on.
+    comparison : Comparison
+        Every candidate's runs. Its test numbers are for *reporting* the
+        choice, not for choosing.
+    """
+
+    choice: Hashable
+    score: Interval
+    metric: str
+    comparison: Comparison
+
+
+def tune(
+    candidates: Mapping[Hashable, Callable[[torch.optim.Optimizer], Any]],
+    *,
+    metric: str = "val_accuracy",
+    **compare_kwargs: Any,
+) -> TuneResult:
+    """Pick the candidate with the best validation score.
+
+    Runs :func:`compare` on the candidates (e.g. one schedule at several peak
+    learning rates, keyed by the peak) and picks with
+    :meth:`Comparison.best`: fewest failed runs, then best mean ``metric``.
+    The test set is not looked at.
+
+    Parameters
+    ----------
+    candidates : Mapping
+        Key (any hashable, e.g. a peak lr) -> scheduler factory, as for
+        :func:`compare`.
+    metric : str
+        ``"val_accuracy"`` (default) or ``"final_train_loss"``. Choosing on
+        ``"test_accuracy"`` is refused: that would report a tuned number.
+    **compare_kwargs
+        Passed on to :func:`compare` (``seeds``, ``steps``, ``data``,
+        ``optimizer_fn``, ...). To tune the optimizer's lr itself, make the
+        candidates' factories set it, or call :func:`compare` per value.
+
+    Returns
+    -------
+    TuneResult
+        ``(choice, score, metric, comparison)``.
+
+    Examples
+    --------
+    >>> from torch.optim.lr_scheduler import LambdaLR
+    >>> peaks = {p: (lambda opt, p=p: LambdaLR(opt, lambda t: p / 0.1))
+    ...          for p in (0.03, 0.1, 0.3)}
+    >>> picked = tune(peaks, seeds=(0, 1), steps=100, progress=False)
+    >>> picked.choice in peaks
+    True
+    """
+    if _column(metric) == METRICS["test_accuracy"]:
+        raise ValueError("metric must not be test_accuracy: tune on validation, report on test")
+    keys = list(candidates)
+    names = {str(k): k for k in keys}
+    if len(names) != len(keys):
+        raise ValueError(f"candidate keys must have distinct str() forms, got {keys!r}")
+    comparison = compare({str(k): f for k, f in candidates.items()}, **compare_kwargs)
+    name, score = comparison.best(metric)
+    return TuneResult(choice=names[name], score=score, metric=_column(metric), comparison=comparison)
