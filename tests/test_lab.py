@@ -803,3 +803,193 @@ def test_split_built_without_validation_still_trains(data):
     with pytest.raises(ValueError, match="x_val"):
         DigitsSplit(x_train=data.x_train, y_train=data.y_train, x_test=data.x_test,
                     y_test=data.y_test, x_val=data.x_val)
+
+
+# ------------------------------------------------ compare: intervals, pairing, failures
+
+
+@pytest.fixture(scope="module")
+def mixed(data) -> Comparison:
+    """Three schedules x 4 seeds; 'huge' diverges on every seed."""
+    return compare(
+        {
+            "constant": lambda opt: None,
+            "step": lambda opt: StepLR(opt, step_size=20, gamma=0.3),
+            "huge": lambda opt: LambdaLR(opt, lambda t: 1e6),
+        },
+        seeds=(0, 1, 2, 3),
+        steps=60,
+        data=data,
+        baseline="constant",
+        progress=False,
+    )
+
+
+def test_summary_intervals_match_scipy_and_exclude_failed_runs(mixed):
+    from scipy import stats as sps
+
+    summary = mixed.summary()
+    runs = mixed.runs
+    for name in ("constant", "step"):
+        ok = runs[(runs["schedule"] == name) & ~runs["failed"]]
+        assert len(ok) == 4
+        for metric, column in [("test_accuracy", "final_test_accuracy"), ("val_accuracy", "final_val_accuracy"),
+                               ("final_train_loss", "final_train_loss")]:
+            values = ok[column].to_numpy()
+            low, high = sps.t.interval(0.95, len(values) - 1, loc=values.mean(), scale=sps.sem(values))
+            assert summary.loc[name, f"{metric}_mean"] == pytest.approx(values.mean())
+            assert summary.loc[name, f"{metric}_low"] == pytest.approx(low)
+            assert summary.loc[name, f"{metric}_high"] == pytest.approx(high)
+    row = summary.loc["huge"]
+    assert row["n"] == 4 and row["n_failed"] == 4 and row["n_diverged"] == 4
+    # failed runs are kept out of the means: nothing left
+    assert math.isnan(row["test_accuracy_mean"]) and math.isnan(row["final_train_loss_mean"])
+    # the legacy column still averages every run (huge losses included)
+    assert row["final_loss_mean"] > 1e3
+
+
+def test_failed_runs_are_left_out_of_means_but_counted(data):
+    # Seed-dependent failure: lr 0 on seed 1 only leaves it at chance accuracy.
+    class ZeroOnSeed:
+        def __init__(self):
+            self.calls = 0
+
+        def __call__(self, opt):
+            self.calls += 1
+            if self.calls == 2:  # the second seed
+                return LambdaLR(opt, lambda t: 0.0)
+            return None
+
+    result = compare({"sometimes": ZeroOnSeed()}, seeds=(0, 1, 2), steps=40, data=data, progress=False)
+    runs = result.runs
+    assert runs["failed"].tolist() == [False, True, False]
+    summary = result.summary()
+    assert summary.loc["sometimes", "n_failed"] == 1 and summary.loc["sometimes", "n"] == 3
+    good = runs.loc[~runs["failed"], "final_test_accuracy"]
+    assert summary.loc["sometimes", "test_accuracy_mean"] == pytest.approx(good.mean())
+    assert summary.loc["sometimes", "test_accuracy_mean"] > runs["final_test_accuracy"].mean()
+    assert result.table().loc["sometimes", "failed"] == "1/3"
+
+
+def test_paired_differences_match_a_paired_t_interval(mixed):
+    from scipy import stats as sps
+
+    paired = mixed.paired("test_accuracy")
+    assert list(paired.index) == ["step", "huge"]
+    runs = mixed.runs.set_index(["schedule", "seed"])
+    diff = np.array([runs.loc[("step", s), "final_test_accuracy"] - runs.loc[("constant", s), "final_test_accuracy"]
+                     for s in (0, 1, 2, 3)])
+    low, high = sps.t.interval(0.95, 3, loc=diff.mean(), scale=sps.sem(diff))
+    row = paired.loc["step"]
+    assert row["n_pairs"] == 4 and row["n_dropped"] == 0
+    assert row["mean"] == pytest.approx(diff.mean())
+    assert (row["low"], row["high"]) == pytest.approx((low, high))
+    assert row["excludes_zero"] == (low > 0 or high < 0)
+    assert row["interval"].excludes_zero() == row["excludes_zero"]
+    # every 'huge' run failed: no pair to compare
+    assert paired.loc["huge", "n_pairs"] == 0 and paired.loc["huge", "n_dropped"] == 4
+    assert not paired.loc["huge", "excludes_zero"]
+    # the other way round, and another metric
+    reverse = mixed.paired("final_train_loss", baseline="step")
+    loss = mixed.difference("constant", "final_train_loss", baseline="step")
+    assert reverse.loc["constant", "mean"] == pytest.approx(loss.mean)
+    assert "Δ test accuracy vs constant" in mixed.table().columns
+    assert mixed.table().loc["constant", "Δ test accuracy vs constant"] == "baseline"
+
+
+def test_paired_needs_a_known_baseline(data, mixed):
+    result = compare({"a": lambda opt: None}, seeds=(0,), steps=2, data=data, progress=False)
+    with pytest.raises(ValueError, match="baseline"):
+        result.paired()
+    with pytest.raises(ValueError, match="baseline"):
+        mixed.paired(baseline="nope")
+    with pytest.raises(ValueError, match="baseline"):
+        compare({"a": lambda opt: None}, seeds=(0,), steps=2, data=data, progress=False, baseline="b")
+    with pytest.raises(ValueError, match="metric"):
+        mixed.paired("accuracy")
+
+
+@pytest.mark.parametrize("seeds, error", [((None,), TypeError), ((0, 0), ValueError), ((), ValueError),
+                                          ((1.5,), TypeError), ((-1,), ValueError)])
+def test_compare_validates_seeds(data, seeds, error):
+    with pytest.raises(error, match="seed"):
+        compare({"a": lambda opt: None}, seeds=seeds, steps=2, data=data, progress=False)
+
+
+def test_a_run_that_raises_keeps_the_completed_runs(data):
+    class Refuses:
+        def __init__(self, fail):
+            self.fail, self.t = fail, 0
+
+        def step(self):
+            self.t += 1
+            if self.fail and self.t == 5:
+                raise ValueError("lr refused at step 5")
+
+    class FailsOnSeed1:  # the factory is called once per seed, in order
+        def __init__(self):
+            self.calls = 0
+
+        def __call__(self, opt):
+            self.calls += 1
+            return Refuses(fail=self.calls == 2)
+
+    with pytest.warns(RuntimeWarning, match="raised ValueError"):
+        result = compare({"ok": lambda opt: None, "flaky": FailsOnSeed1()}, seeds=(0, 1, 2), steps=20,
+                         data=data, progress=False, baseline="ok")
+    runs = result.runs.set_index(["schedule", "seed"])
+    assert runs.loc[("flaky", 1), "failed"] and "lr refused" in runs.loc[("flaky", 1), "error"]
+    assert runs.loc[("flaky", 1), "steps_done"] == 5  # the partial history is kept
+    assert result.histories["flaky"][1].steps_done == 5
+    assert not runs.loc[("flaky", 0), "failed"] and not runs.loc[("flaky", 2), "failed"]
+    assert pd.isna(runs.loc[("flaky", 0), "error"])
+    assert set(result.errors) == {("flaky", 1)}
+    assert result.summary().loc["flaky", "n_failed"] == 1
+    assert result.paired().loc["flaky", "n_pairs"] == 2
+
+
+def test_on_error_raise_attaches_the_completed_runs(data):
+    def broken(opt):
+        raise KeyError("no such schedule")
+
+    with pytest.raises(KeyError) as err:
+        compare({"ok": lambda opt: None, "broken": broken}, seeds=(0, 1), steps=5, data=data,
+                progress=False, on_error="raise")
+    partial = err.value.comparison
+    assert len(partial.runs) == 3 and partial.runs["error"].notna().sum() == 1
+    assert [h.steps_done for h in partial.histories["ok"]] == [5, 5]
+    # every run raising is a bug, not a result: re-raised even when recording
+    with pytest.raises(KeyError), pytest.warns(RuntimeWarning):
+        compare({"broken": broken}, seeds=(0, 1), steps=5, data=data, progress=False)
+    with pytest.raises(ValueError, match="on_error"):
+        compare({"ok": lambda opt: None}, seeds=(0,), steps=5, data=data, progress=False, on_error="skip")
+
+
+def test_best_chooses_on_validation_and_tune_never_uses_test(data, mixed):
+    from lrsched.lab import tune
+
+    name, score = mixed.best("val_accuracy")
+    means = mixed.summary()["val_accuracy_mean"]
+    assert name == means.loc[["constant", "step"]].idxmax()  # 'huge' failed everywhere
+    assert score.mean == pytest.approx(means.loc[name]) and score.n == 4
+    loss_name, _ = mixed.best("final_train_loss")
+    assert loss_name == mixed.summary()["final_train_loss_mean"].loc[["constant", "step"]].idxmin()
+
+    # A tiny, a good and an exploding peak: the good one wins on validation.
+    peaks = {p: (lambda opt, p=p: LambdaLR(opt, lambda t: p / 0.1)) for p in (0.001, 0.1, 1e5)}
+    picked = tune(peaks, seeds=(0, 1), steps=60, data=data, progress=False)
+    summary = picked.comparison.summary()
+    assert picked.choice == 0.1 and picked.metric == "final_val_accuracy"
+    assert picked.score.mean == pytest.approx(summary.loc["0.1", "val_accuracy_mean"])
+    with pytest.raises(ValueError, match="validation"):
+        tune(peaks, metric="test_accuracy", seeds=(0,), steps=5, data=data, progress=False)
+
+
+def test_tune_ranks_failed_candidates_last(data):
+    from lrsched.lab import tune
+
+    # lr 0 fails (chance accuracy) on every seed; it must not win even though
+    # its validation accuracy is a finite number.
+    picked = tune({"zero": lambda opt: LambdaLR(opt, lambda t: 0.0), "ok": lambda opt: None},
+                  seeds=(0, 1), steps=30, data=data, progress=False)
+    assert picked.choice == "ok"
