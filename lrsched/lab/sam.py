@@ -44,7 +44,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.optim import Optimizer
 
-from .data import DigitsSplit
+from .data import DigitsSplit, check_seed
 
 __all__ = ["SAM", "GSAM", "HyperparameterScheduler", "sharpness"]
 
@@ -542,7 +542,8 @@ def sharpness(
     saved = [p.detach().clone() for p in params]
     was_training = model.training
     model.eval()
-    generator = torch.Generator().manual_seed(int(seed))
+    # seed + LRSCHED_SEED_OFFSET, validated (None is an error, not a random draw)
+    generator = torch.Generator().manual_seed(check_seed(seed))
     try:
         base = F.cross_entropy(model(x), y).item()
         increases = []
