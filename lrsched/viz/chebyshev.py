@@ -28,10 +28,6 @@ from ..chebyshev import ChebyshevSteps
 
 __all__ = ["chebyshev_explorer_data", "chebyshev_worst_case_factor"]
 
-#: Floor for :math:`|p_T|` before the logarithm: exact roots would give -inf.
-_TINY = 1e-300
-
-
 def chebyshev_worst_case_factor(T: int, m: float, M: float) -> float:
     r"""The worst-case error factor of ``T`` Chebyshev steps on ``[m, M]``.
 
@@ -70,7 +66,7 @@ def chebyshev_worst_case_factor(T: int, m: float, M: float) -> float:
 
 
 def chebyshev_explorer_data(
-    T: int, m: float, M: float, *, n_lambda: int = 121
+    T: int, m: float, M: float, *, n_lambda: int = 81, floor_decades: float = 6.0
 ) -> dict[str, dict[str, list]]:
     r"""The explorer's tables for ``T`` Chebyshev steps built for ``[m, M]``.
 
@@ -82,6 +78,10 @@ def chebyshev_explorer_data(
         The assumed spectrum, ``0 < m < M``.
     n_lambda : int, keyword-only
         Grid points on ``[m, M]``, ends included (at least 2).
+    floor_decades : float, keyword-only
+        :math:`\log_{10}|p_T|` is drawn down to this many decades below the
+        worst case; at the roots of :math:`p_T` it would go to :math:`-\infty`
+        and squash the picture (default 6).
 
     Returns
     -------
@@ -92,12 +92,18 @@ def chebyshev_explorer_data(
             ``step`` (0 .. T-1) and ``eta``: the step sizes in fractal order,
             ``ChebyshevSteps(T, m=m, M=M)`` at ``0 .. T-1``.
         ``"polynomial"``
-            ``lambda`` (the grid) and ``log10_abs_p``:
-            :math:`\log_{10}|p_T(\lambda)|`, the product of those steps'
-            factors ``1 - eta * lambda`` (floored at ``1e-300``).
+            ``lambda``, ``log10_abs_p`` and ``curve``. Rows with
+            ``curve == "|p_T(λ)|"``: :math:`\log_{10}|p_T(\lambda)|` on the
+            grid, the sum of :math:`\log_{10}|1 - \eta_t\lambda|` over those
+            steps (no overflow), floored ``floor_decades`` below the worst
+            case. Two rows with ``curve == "worst case 1/T_T(x0)"``: the level
+            of the worst case at ``m`` and ``M``.
         ``"factor"``
             ``quantity`` and ``value``: the worst-case factor
-            :math:`1/T_T(x_0)` and the condition number ``M / m``.
+            :math:`1/T_T(x_0)`, the condition number ``M / m``, and the largest
+            partial product :math:`\max_{t, \lambda} |\prod_{s<t}(1 -
+            \eta_s\lambda)|` on the grid for the fractal order and for the
+            same steps sorted from the largest down.
 
     Raises
     ------
@@ -110,25 +116,42 @@ def chebyshev_explorer_data(
     >>> data = chebyshev_explorer_data(4, 0.5, 1.5, n_lambda=3)
     >>> [round(eta, 4) for eta in data["steps"]["eta"]]
     [1.8585, 0.684, 1.2366, 0.8394]
-    >>> data["factor"]["quantity"]
+    >>> data["factor"]["quantity"][:2]
     ['worst-case factor 1/T_T(x0)', 'condition number M/m']
     """
     schedule = ChebyshevSteps(T, m=m, M=M)  # raises lrsched's ValueError
     if isinstance(n_lambda, bool) or not isinstance(n_lambda, (int, np.integer)) or n_lambda < 2:
-        raise ValueError(f"n_lambda must be an integer >= 2, got {n_lambda!r}")
+        raise ValueError(f"n_lambda must be an integer >= 2, got n_lambda={n_lambda!r}")
+    if isinstance(floor_decades, bool) or not isinstance(floor_decades, (int, float)) or not floor_decades > 0:
+        raise ValueError(f"floor_decades must be a positive number, got floor_decades={floor_decades!r}")
     t = np.arange(schedule.T)
     eta = np.asarray(schedule(t), dtype=np.float64)
     lam = np.linspace(schedule.m, schedule.M, int(n_lambda))
-    # Sum of logs: a product of hundreds of factors, some huge, would overflow.
-    with np.errstate(divide="ignore"):
-        log_abs = np.log10(np.maximum(np.abs(1.0 - np.outer(eta, lam)), _TINY)).sum(axis=0)
-    log_abs = np.maximum(log_abs, np.log10(_TINY))
     factor = chebyshev_worst_case_factor(schedule.T, schedule.m, schedule.M)
+    floor = np.log10(factor) - float(floor_decades)
+    # Sums of logs: a product of hundreds of factors, some huge, would overflow.
+    with np.errstate(divide="ignore"):
+        log_factors = np.log10(np.abs(1.0 - np.outer(eta, lam)))  # -inf at a root
+    log_p = np.maximum(log_factors.sum(axis=0), floor)
+    partial = {
+        order: float(np.cumsum(log_factors[idx], axis=0).max())
+        for order, idx in (("fractal", t), ("sorted", np.argsort(-eta, kind="stable")))
+    }
+    curve = ["|p_T(λ)|"] * len(lam) + ["worst case 1/T_T(x0)"] * 2
     return {
         "steps": {"step": t.tolist(), "eta": eta.tolist()},
-        "polynomial": {"lambda": lam.tolist(), "log10_abs_p": log_abs.tolist()},
+        "polynomial": {
+            "lambda": lam.tolist() + [schedule.m, schedule.M],
+            "log10_abs_p": log_p.tolist() + [float(np.log10(factor))] * 2,
+            "curve": curve,
+        },
         "factor": {
-            "quantity": ["worst-case factor 1/T_T(x0)", "condition number M/m"],
-            "value": [factor, schedule.M / schedule.m],
+            "quantity": [
+                "worst-case factor 1/T_T(x0)",
+                "condition number M/m",
+                "log10 largest partial product, fractal order",
+                "log10 largest partial product, sorted largest first",
+            ],
+            "value": [factor, schedule.M / schedule.m, partial["fractal"], partial["sorted"]],
         },
     }

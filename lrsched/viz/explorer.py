@@ -5,7 +5,9 @@ for every point of the cartesian grid of the controls and stores the resulting t
 panel, as compact CSV inside a Vega-Lite v5 spec. Each control is a Vega-Lite parameter bound to a
 native ``<input type="range">`` (evenly spaced numbers) or ``<select>`` (anything else); the only
 expressions in the spec turn the controls' positions into the index of the current setting and
-keep the rows of that setting (``datum._setting == lrsched_setting``). A setting whose compute
+keep the rows of that setting's table (``datum._table == panel_0_table[lrsched_setting]``: a table
+that several settings share is stored once; each panel has the list "setting -> table id"). A
+setting whose compute
 raised ``ValueError``/``TypeError`` (lrsched's own validation) has no rows; its message is drawn
 in place of each panel instead.
 """
@@ -38,7 +40,8 @@ SCALES = ("linear", "log")
 SETTING = "_setting"  # the column holding each row's setting index
 SETTING_PARAM = "lrsched_setting"  # the Vega-Lite parameter: index of the current setting
 DEFAULT_MAX_BYTES = 400_000
-SIGNIFICANT_DIGITS = 10  # numbers in the page: relative rounding error <= 5e-10
+SIGNIFICANT_DIGITS = 8  # numbers in the page: relative rounding error <= 5e-8 (check: 1e-6)
+TABLE = "_table"  # the column holding each row's table id (identical tables are stored once)
 
 
 # --------------------------------------------------------------------------------------------
@@ -294,8 +297,8 @@ def _as_table(value: Any, panel: str, where: str) -> Table:
     for name, column in value.items():
         if not isinstance(name, str):
             raise TypeError(f"compute({where}), panel {panel!r}: column names must be str, got {name!r}")
-        if name == SETTING:
-            raise ValueError(f"compute({where}), panel {panel!r}: the column name {SETTING!r} is reserved")
+        if name in (SETTING, TABLE):
+            raise ValueError(f"compute({where}), panel {panel!r}: the column name {name!r} is reserved")
         array = np.asarray(column)
         if array.ndim == 0:
             array = array.reshape(1)
@@ -670,15 +673,26 @@ def _build_spec(compute, controls, panels, title, keys, data, errors) -> dict[st
         first = data[ok_keys[0]][panel.name]
         kinds = {c: _column_kind(a) for c, a in first.items()}
         mark_name = f"panel_{i}"
+        table_ids: dict[tuple, int] = {}  # identical tables (a panel some controls do not change) once
+        table_of_setting = [-1] * len(keys)  # -1: compute raised, no rows
+        rows: list[list[str]] = []
+
+        def add(key: tuple, table_rows: list[list[str]]) -> None:
+            signature = tuple(map(tuple, table_rows))
+            if signature not in table_ids:
+                table_ids[signature] = len(table_ids)
+                rows.extend([str(table_ids[signature]), *row] for row in table_rows)
+            table_of_setting[index[key]] = table_ids[signature]
+
         if panel.mark == "text":
             columns = list(panel.columns or first.keys())
-            rows, n_rows = [], 0
+            n_rows = 0
             for key in ok_keys:
                 cells = _text_cells(data[key][panel.name], columns, panel.number_format)
                 n_rows = max(n_rows, 1 + max((r for r, _, _ in cells), default=-1))
-                rows += [[str(index[key]), str(r), c, t] for r, c, t in cells]
-            values = _csv([SETTING, "_row", "_col", "_text"], rows)
-            parse = {SETTING: "number", "_row": "number", "_col": "string", "_text": "string"}
+                add(key, [[str(r), c, t] for r, c, t in cells])
+            values = _csv([TABLE, "_row", "_col", "_text"], rows)
+            parse = {TABLE: "number", "_row": "number", "_col": "string", "_text": "string"}
             width, height = _panel_size(panel, len(panels), n_rows, len(columns))
             encoding = {
                 "x": {"field": "_col", "type": "nominal", "sort": columns, "scale": {"domain": columns},
@@ -690,13 +704,11 @@ def _build_spec(compute, controls, panels, title, keys, data, errors) -> dict[st
             drawn_columns = ["_row", "_col", "_text"]
         else:
             columns = list(first.keys())
-            rows = []
             for key in ok_keys:
                 table = data[key][panel.name]
-                k = str(index[key])
-                rows += [[k, *(_fmt(v) for v in row)] for row in zip(*(table[c] for c in columns))]
-            values = _csv([SETTING, *columns], rows)
-            parse = {SETTING: "number", **{c: kinds[c] for c in columns}}
+                add(key, [[_fmt(v) for v in row] for row in zip(*(table[c] for c in columns))])
+            values = _csv([TABLE, *columns], rows)
+            parse = {TABLE: "number", **{c: kinds[c] for c in columns}}
             width, height = _panel_size(panel, len(panels), 0, 0)
             encoding = {}
             for axis, scale in (("x", panel.x_scale), ("y", panel.y_scale)):
@@ -713,6 +725,8 @@ def _build_spec(compute, controls, panels, title, keys, data, errors) -> dict[st
                     scale_spec["zero"] = zero
                 else:
                     enc["sort"] = None
+                    if axis == "x":
+                        enc["axis"] = {"labelAngle": 0}
                 domain = _domain(panel, axis, [data[key][panel.name][column] for key in ok_keys], kind, panel.mark == "bar")
                 if domain is not None:
                     scale_spec["domain"] = domain
@@ -736,9 +750,13 @@ def _build_spec(compute, controls, panels, title, keys, data, errors) -> dict[st
                 mark["interpolate"] = "linear"
             if panel.mark == "point":
                 mark["filled"] = True
+            if panel.mark == "bar" and "x" in encoding and encoding["x"]["type"] != "quantitative":
+                mark["width"] = {"band": 0.7}
             drawn_columns = columns
         main = {"name": mark_name, "data": {"values": values, "format": {"type": "csv", "parse": parse}},
-                "transform": [keep], "mark": mark, "encoding": encoding}
+                "transform": [{"filter": f"datum.{TABLE} == {mark_name}_table[{SETTING_PARAM}]"}],
+                "mark": mark, "encoding": encoding}
+        params.append({"name": f"{mark_name}_table", "value": table_of_setting})
         layers = [main]
         error_mark = None
         if errors:
@@ -753,7 +771,7 @@ def _build_spec(compute, controls, panels, title, keys, data, errors) -> dict[st
             chart["title"] = panel.title
         charts.append(chart)
         meta_panels.append({
-            "name": panel.name, "mark": panel.mark, "marks": f"{mark_name}_marks",
+            "name": panel.name, "mark": panel.mark, "marks": f"{mark_name}_marks", "table_param": f"{mark_name}_table",
             "error_marks": f"{error_mark}_marks" if error_mark else None,
             "columns": drawn_columns, "text_columns": columns if panel.mark == "text" else None,
             "number_format": panel.number_format,
