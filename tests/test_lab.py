@@ -993,3 +993,16 @@ def test_tune_ranks_failed_candidates_last(data):
     picked = tune({"zero": lambda opt: LambdaLR(opt, lambda t: 0.0), "ok": lambda opt: None},
                   seeds=(0, 1), steps=30, data=data, progress=False)
     assert picked.choice == "ok"
+
+
+def test_sharpness_directions_follow_the_seed_offset(monkeypatch, data):
+    from lrsched.lab import sharpness
+
+    model = seeded_mlp(0)
+    monkeypatch.delenv("LRSCHED_SEED_OFFSET", raising=False)
+    plain = sharpness(model, data, radius=0.05, n_samples=2, seed=0)
+    seed_9 = sharpness(model, data, radius=0.05, n_samples=2, seed=9)
+    monkeypatch.setenv("LRSCHED_SEED_OFFSET", "9")
+    assert sharpness(model, data, radius=0.05, n_samples=2, seed=0) == seed_9 != plain
+    with pytest.raises(TypeError, match="seed"):
+        sharpness(model, data, radius=0.05, n_samples=2, seed=None)

@@ -134,6 +134,41 @@ def test_divergence_right_away_is_an_error_naming_start_lr(data):
     assert all("initial_lr" not in g for g in optimizer.param_groups)
 
 
+def test_a_ramp_float64_cannot_represent_never_advises_a_lower_start_lr(data):
+    # Issue 17: ExponentialRamp(1e-310, ...) gave a nan first lr and the test then advised
+    # lowering start_lr, which makes it worse. Either the ramp works (log-space closed form) and
+    # so does the test, or the error says to raise start_lr.
+    model, optimizer = setup()
+    try:
+        result = lr_range_test(model, optimizer, start_lr=1e-310, end_lr=10.0, steps=50, data=data)
+    except (ValueError, RuntimeError) as err:
+        message = str(err)
+        assert "lower start_lr" not in message and "lowering start_lr will not help" not in message
+        assert "start_lr=1e-310" in message and "raise start_lr" in message
+    else:
+        assert np.all(np.isfinite(result.lrs)) and np.all(result.lrs > 0)
+        assert result.lrs[0] == pytest.approx(1e-310, rel=1e-9)  # step 1 runs at start_lr
+    assert all("initial_lr" not in g for g in optimizer.param_groups)
+
+
+def test_a_loss_non_finite_before_any_step_blames_the_data_not_start_lr(data):
+    # No start_lr can fix a model or data that gives a nan loss at the initial weights.
+    x_train = data.x_train.clone()
+    x_train[0, 0, 0, 0] = float("nan")
+    broken = DigitsSplit(x_train=x_train, y_train=data.y_train, x_test=data.x_test, y_test=data.y_test)
+    model, optimizer = setup()
+    with pytest.raises(ValueError, match="initial weights") as err:
+        lr_range_test(model, optimizer, start_lr=1e-4, end_lr=1.0, steps=50, data=broken, batch_size=len(x_train))
+    assert "lower start_lr" not in str(err.value) and "data" in str(err.value)
+
+
+def test_too_high_start_lr_still_names_the_lr_reached(data):
+    model, optimizer = setup()
+    with pytest.raises(RuntimeError, match="lower start_lr") as err:
+        lr_range_test(model, optimizer, start_lr=1e4, end_lr=1e5, steps=50, data=data)
+    assert "the lr reached" in str(err.value)
+
+
 def test_smooth_losses_is_a_bias_corrected_ema():
     rng = np.random.default_rng(0)
     losses = rng.uniform(0.1, 3.0, size=50)

@@ -172,6 +172,45 @@ class RangeTestResult:
         return ax
 
 
+def _check_ramp(ramp: ExponentialRamp, start_lr: float, end_lr: float, steps: int) -> None:
+    """Refuse a ramp whose closed form is not a finite, positive lr at every step.
+
+    Such a ramp is a numerical limit of the ramp (e.g. a subnormal ``start_lr``), not a loss that
+    diverged, so the advice is about the range, and never "lower start_lr".
+    """
+    with np.errstate(all="ignore"):  # the warning would only repeat what we raise
+        lrs = np.asarray(ramp(np.arange(steps)), dtype=np.float64)
+    bad = ~(np.isfinite(lrs) & (lrs > 0))
+    if bad.any():
+        step = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"the ramp from start_lr={start_lr:g} to end_lr={end_lr:g} gives the lr {lrs[step]!r} at "
+            f"step {step}: this range is outside what float64 can ramp through; raise start_lr "
+            f"(a normal float, >= {np.finfo(np.float64).tiny:g}) rather than lowering it"
+        )
+
+
+def _early_divergence(history: History | None, reference: int, start_lr: float, steps: int) -> Exception:
+    """The error for a test that diverged before two losses were recorded, with the right advice.
+
+    If the loss was already non-finite at the initial weights, no start_lr can help: the model or
+    the data is at fault. Otherwise the first lrs were too large: lower start_lr.
+    """
+    if history is not None and history.steps_done >= 1 and not math.isfinite(float(history.loss[0])):
+        return ValueError(
+            f"the training loss is {float(history.loss[0])!r} at the initial weights, before any step "
+            f"(start_lr={start_lr:g} never acted): check the model and the data for non-finite values; "
+            "lowering start_lr will not help"
+        )
+    lr_text = ""
+    if history is not None and history.steps_done >= 1:
+        lr_text = f" (the lr reached {float(history.lr[-1, reference]):g})"
+    return RuntimeError(
+        f"the loss diverged within {steps} steps of start_lr={start_lr:g}{lr_text}: "
+        "the very first lrs are already too large; lower start_lr"
+    )
+
+
 class _Diverged(Exception):
     """Raised by the watcher callback to stop :func:`train`."""
 
@@ -287,15 +326,18 @@ def lr_range_test(
     beta = _real("beta", beta, low=0.0, high=1.0, low_open=False)
     diverge_factor = _real("diverge_factor", diverge_factor, low=1.0)
     data = load_digits_split() if data is None else data
+    ramp = ExponentialRamp(start_lr, end_lr, int(steps) - 1)
+    _check_ramp(ramp, start_lr, end_lr, int(steps))
 
     saved_weights = {name: value.detach().clone() for name, value in model.state_dict().items()}
     saved_optimizer = copy.deepcopy(optimizer.state_dict())
     saved_rng = torch.get_rng_state()
     was_training = model.training
     try:
-        scheduler = ScheduledLR(optimizer, ExponentialRamp(start_lr, end_lr, int(steps) - 1))
+        scheduler = ScheduledLR(optimizer, ramp)
         watcher = _Watcher(scheduler.reference_group, beta, diverge_factor)
         diverged = True
+        history: History | None = None
         try:
             history = train(
                 model,
@@ -313,8 +355,8 @@ def lr_range_test(
             diverged = history.diverged
             if diverged and history.steps_done >= 2:  # train stopped on a huge loss: record it
                 watcher.add(float(history.lr[-2, watcher.reference]), float(history.loss[-1]))
-        except _Diverged:
-            pass
+        except _Diverged as stop:
+            history = getattr(stop, "history", None)  # what train() recorded up to the stop
     finally:
         model.load_state_dict(saved_weights)
         model.train(was_training)
@@ -325,8 +367,6 @@ def lr_range_test(
     losses = np.asarray(watcher.losses, dtype=np.float64)
     smoothed = np.asarray(watcher.smoothed, dtype=np.float64)
     if lrs.size < 2:
-        raise RuntimeError(
-            f"the loss diverged within {lrs.size + 1} steps of start_lr={start_lr:g}: lower start_lr"
-        )
+        raise _early_divergence(history, watcher.reference, start_lr, lrs.size + 1)
     suggestion, min_loss_lr, steepest_lr = suggest_lr(lrs, smoothed)
     return RangeTestResult(lrs, losses, smoothed, suggestion, min_loss_lr, steepest_lr, diverged)
