@@ -184,7 +184,7 @@ def _check_ramp(ramp: ExponentialRamp, start_lr: float, end_lr: float, steps: in
     if bad.any():
         step = int(np.flatnonzero(bad)[0])
         raise ValueError(
-            f"the ramp from start_lr={start_lr:g} to end_lr={end_lr:g} gives the lr {lrs[step]!r} at "
+            f"the ramp from start_lr={start_lr:g} to end_lr={end_lr:g} gives the lr {float(lrs[step])!r} at "
             f"step {step}: this range is outside what float64 can ramp through; raise start_lr "
             f"(a normal float, >= {np.finfo(np.float64).tiny:g}) rather than lowering it"
         )
