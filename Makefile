@@ -3,13 +3,32 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: book install test notebooks browser-check seed-check bench clean
+.PHONY: book install assets test notebooks browser-check seed-check bench clean
 
-book: install
+book: install assets
 	$(BIN)/jupyter-book build . --all -W -n --keep-going
 
 install: $(BIN)/python
 	$(BIN)/pip install -q -r requirements.txt
+
+# The browser libraries the book serves itself (no CDN): the chart library of lrsched.viz and
+# MathJax, pinned in web/package-lock.json, installed from the npm registry and copied to
+# web/static/vendor (the book's _static/vendor, see html_static_path in _config.yml).
+VENDOR  := web/static/vendor
+MATHJAX := web/node_modules/mathjax/es5
+assets: $(VENDOR)/.done
+
+$(VENDOR)/.done: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	rm -rf $(VENDOR) && mkdir -p $(VENDOR)/vega $(VENDOR)/mathjax/input/tex $(VENDOR)/mathjax/output/chtml/fonts
+	set -e; for lib in vega vega-lite vega-embed; do \
+	  cp web/node_modules/$$lib/build/$$lib.min.js web/node_modules/$$lib/package.json $(VENDOR)/vega/; \
+	  mv $(VENDOR)/vega/package.json $(VENDOR)/vega/$$lib.package.json; done  # version and license
+	cp $(MATHJAX)/tex-chtml.js web/node_modules/mathjax/LICENSE $(VENDOR)/mathjax/
+	cp -r $(MATHJAX)/input/tex/extensions $(VENDOR)/mathjax/input/tex/
+	cp -r $(MATHJAX)/output/chtml/fonts/woff-v2 $(VENDOR)/mathjax/output/chtml/fonts/
+	cp -r $(MATHJAX)/ui $(MATHJAX)/a11y $(VENDOR)/mathjax/
+	touch $@
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,4 +54,4 @@ bench: install
 	$(BIN)/python benchmarks/bench_step.py
 
 clean:
-	rm -rf _build
+	rm -rf _build web/static

@@ -2,6 +2,8 @@
 
 Usage: ``python scripts/execute_notebooks.py [notebook ...]`` (default: every chapter in book/).
 Prints each notebook's wall time; fails if a cell raises or a notebook takes over 60 s.
+Widget state (``metadata.widgets``) is not stored: the website cannot run ipywidgets, and myst-nb
+would load require.js and the widget manager from CDNs for it (issue 13).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ def execute(path: Path) -> float:
     start = time.perf_counter()
     NotebookClient(nb, timeout=300, kernel_name="python3", record_timing=False, resources={"metadata": {"path": str(path.parent)}}).execute()
     elapsed = time.perf_counter() - start
+    nb.metadata.pop("widgets", None)
     nbformat.write(nb, path)
     return elapsed
 

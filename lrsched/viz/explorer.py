@@ -651,7 +651,7 @@ def _panel_size(panel: Panel, n_panels: int, n_text_rows: int, n_text_cols: int)
     if panel.mark == "text":
         return panel.width or max(120, 95 * n_text_cols), panel.height or max(40, 20 * (n_text_rows + 1))
     wide = n_panels == 1
-    return panel.width or (560 if wide else 290), panel.height or (260 if wide else 220)
+    return panel.width or (560 if wide else 255), panel.height or (260 if wide else 220)
 
 
 def _build_spec(compute, controls, panels, title, keys, data, errors) -> dict[str, Any]:
@@ -790,7 +790,7 @@ def _build_spec(compute, controls, panels, title, keys, data, errors) -> dict[st
     if title:
         spec["title"] = {"text": title, "anchor": "start", "fontSize": 15}
     spec.update({"usermeta": usermeta, "params": params, "columns": 2, "concat": charts,
-                 "config": {"view": {"continuousWidth": 290}, "axis": {"labelFontSize": 11, "titleFontSize": 12}}})
+                 "config": {"view": {"continuousWidth": 255}, "axis": {"labelFontSize": 11, "titleFontSize": 12}}})
     return spec
 
 
