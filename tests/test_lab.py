@@ -1006,3 +1006,16 @@ def test_sharpness_directions_follow_the_seed_offset(monkeypatch, data):
     assert sharpness(model, data, radius=0.05, n_samples=2, seed=0) == seed_9 != plain
     with pytest.raises(TypeError, match="seed"):
         sharpness(model, data, radius=0.05, n_samples=2, seed=None)
+
+
+def test_best_judges_failure_on_validation_not_test(data):
+    # Garbage test labels make every run 'failed' by the test rule; the choice
+    # must not change, because tuning never looks at the test set.
+    scrambled = DigitsSplit(x_train=data.x_train, y_train=data.y_train, x_val=data.x_val, y_val=data.y_val,
+                            x_test=data.x_test, y_test=(data.y_test + 1) % 10)
+    candidates = {"slow": lambda opt: LambdaLR(opt, lambda t: 0.05), "fast": lambda opt: None}
+    honest = compare(candidates, seeds=(0, 1), steps=60, data=data, progress=False)
+    blind = compare(candidates, seeds=(0, 1), steps=60, data=scrambled, progress=False)
+    assert blind.runs["failed"].all()  # by the test rule
+    assert blind.best("val_accuracy")[0] == honest.best("val_accuracy")[0]
+    assert blind.best("val_accuracy")[1].mean == honest.best("val_accuracy")[1].mean

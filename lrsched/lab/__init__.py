@@ -6,6 +6,14 @@ any torch optimizer and any torch learning-rate scheduler (lrsched's, torch's
 or the reference library's alike), so chapters can put them side by side.
 Only the LR range test uses an lrsched closed form, for its exponential ramp.
 
+The protocol (issue 14): :func:`load_digits_split` gives train / validation /
+test; tune on validation (:func:`tune`, :meth:`Comparison.best`), report on
+test. :class:`Comparison` gives 95% Student t intervals over seeds and paired
+per-seed differences against a baseline (:mod:`lrsched.lab.stats`); failed runs
+are counted and kept out of means. Every seed the lab uses is shifted by
+``LRSCHED_SEED_OFFSET`` (:func:`seed_offset`); ``make seed-check OFFSET=1000``
+re-runs the book that way.
+
 Examples
 --------
 >>> import torch

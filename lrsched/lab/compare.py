@@ -274,15 +274,18 @@ class Comparison:
 
         Ranking: fewest failed runs first, then the best mean over the
         successful runs (highest accuracy, lowest loss); ties keep the order
-        the schedules were given in. Choose on validation and report the
-        choice's *test* numbers from :meth:`summary`, never the other way.
+        the schedules were given in. Failure is judged here without the test
+        set (:attr:`History.failed_on_validation`: diverged, non-finite loss,
+        raised, or validation accuracy below twice chance), so the test set
+        plays no part in the choice. Report the choice's *test* numbers from
+        :meth:`summary`.
 
         Returns
         -------
         name : str
             The chosen schedule.
         score : Interval
-            Its ``metric`` over its successful runs.
+            Its ``metric`` over its runs that did not fail on validation.
 
         Raises
         ------
@@ -294,11 +297,14 @@ class Comparison:
         sign = 1.0 if _lower_is_better(metric) else -1.0
         ranked = []
         for order, name in enumerate(self.histories):
-            ci = self.interval(name, column)
+            runs = self._runs_of(name)
+            failed = np.array(
+                [h.failed_on_validation for h in self.histories[name]], dtype=bool
+            ) | runs["error"].notna().to_numpy()
+            ci = _interval_of(runs[column].to_numpy(dtype=np.float64)[~failed], self.level)
             if ci.n == 0:
                 continue
-            n_failed = int(self._runs_of(name)["failed"].sum())
-            ranked.append((n_failed, sign * ci.mean, order, name, ci))
+            ranked.append((int(failed.sum()), sign * ci.mean, order, name, ci))
         if not ranked:
             raise ValueError(
                 f"no schedule has a successful run with a finite {column}; nothing to choose from"

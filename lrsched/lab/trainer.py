@@ -167,6 +167,20 @@ class History:
         return not (accuracy >= self.failure_threshold)  # nan counts as failed
 
     @property
+    def failed_on_validation(self) -> bool:
+        """:attr:`failed` with the validation accuracy in place of the test accuracy.
+
+        What tuning may look at (:meth:`~lrsched.lab.Comparison.best`): the
+        same rule, without touching the test set. ``True`` when there is no
+        validation accuracy.
+        """
+        if self.diverged:
+            return True
+        if not math.isfinite(self.final_train_loss) and self.steps_done > 0:
+            return True
+        return not (self.final_val_accuracy >= self.failure_threshold)
+
+    @property
     def final_loss(self) -> float:
         """Mean *minibatch* training loss over the last 10% of steps (at least one).
 
