@@ -131,21 +131,52 @@ ARRAY = _ArrayMath
 # temporaries of a formula stay in a typical L2 cache and malloc reuses them (measured best here).
 _CHUNK = 32768
 
+#: The largest step a schedule evaluates: float64 holds every integer up to 2**53 exactly and
+#: skips some above it, so a later step would silently be evaluated at a neighbouring one.
+MAX_STEP = 2**53
+
+
+def _too_large(step: Any) -> ValueError:
+    shown = str(step) if len(str(step)) <= 40 else f"an integer of {len(str(step))} digits"
+    return ValueError(
+        f"step must be <= 2**53 = {MAX_STEP} (float64 represents every integer step only up to "
+        f"there), got {shown}"
+    )
+
 
 def _scalar_step(step: numbers.Real) -> float:
     if isinstance(step, bool):
         raise TypeError(f"step must be a number, got {step!r}")
-    value = float(step)
+    if isinstance(step, numbers.Integral):
+        step = int(step)  # exact comparisons for ints of any size (float() overflows at 10**309)
+        if step < 0:
+            raise ValueError(f"step must be >= 0, got {step}")
+        if step > MAX_STEP:
+            raise _too_large(step)
+        return float(step)
+    try:
+        value = float(step)
+    except OverflowError:
+        raise ValueError(f"step must be finite, got {step!r}") from None
     if not math.isfinite(value):
         raise ValueError(f"step must be finite, got {value}")
     if value < 0:
         raise ValueError(f"step must be >= 0, got {value:g}")
+    if value > MAX_STEP:
+        raise _too_large(value)
     return value
 
 
 def _array_steps(steps: Any) -> np.ndarray:
-    """The steps as a numpy array of integers or reals (not converted), checked finite and >= 0."""
+    """The steps as a numpy array of integers or reals (not converted), checked finite, >= 0, <= 2**53."""
     array = np.asarray(steps)
+    if array.dtype == object:  # Python ints beyond 64 bits (or non-numbers)
+        items = array.reshape(-1).tolist()
+        for item in items:
+            if isinstance(item, bool) or not isinstance(item, numbers.Real):
+                raise TypeError(f"steps must be integers or reals, got {item!r} ({type(item).__name__})")
+            _scalar_step(item)  # raises the scalar path's error for this step
+        array = np.asarray([float(item) for item in items], dtype=np.float64).reshape(array.shape)
     if array.dtype.kind not in "iuf":
         raise TypeError(f"steps must be integers or reals, got an array of dtype {array.dtype}")
     if array.size:
@@ -154,6 +185,8 @@ def _array_steps(steps: Any) -> np.ndarray:
             raise ValueError("steps must be finite")
         if low < 0:
             raise ValueError(f"steps must be >= 0, got a minimum of {low:g}")
+        if high > MAX_STEP:  # exact for every integer dtype (numpy compares int64/uint64 with a Python int exactly)
+            raise _too_large(int(high) if array.dtype.kind in "iu" else float(high))
     return array
 
 
@@ -162,7 +195,9 @@ class Schedule(ABC):
 
     Call it with a Python number (returns a ``float``), a sequence or numpy array
     (returns a float64 ``ndarray`` of the same shape) or a torch tensor (returns a
-    float64 tensor). Steps must be finite and non-negative.
+    float64 tensor). Steps must be finite, non-negative and at most ``2**53`` (:data:`MAX_STEP`,
+    the last step float64 counts exactly; a larger step raises ``ValueError`` in every path
+    rather than silently evaluating a neighbouring step).
     """
 
     @abstractmethod
@@ -171,8 +206,8 @@ class Schedule(ABC):
 
     def __call__(self, steps: Steps) -> Any:
         if type(steps) is int:  # the fast path of every scheduler.step()
-            if steps < 0:
-                raise ValueError(f"step must be >= 0, got {steps}")
+            if not 0 <= steps <= MAX_STEP:
+                _scalar_step(steps)  # raises the error for this step
             return float(self.formula(float(steps), SCALAR))
         if isinstance(steps, torch.Tensor):
             return torch.from_numpy(self._on_array(steps.detach().cpu().numpy()))

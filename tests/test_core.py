@@ -180,3 +180,26 @@ def test_a_user_schedule_needs_only_formula():
     assert schedule(2) == pytest.approx(0.5 * 0.81)
     assert schedule([0, 1]).tolist() == pytest.approx([0.5, 0.45])
     assert math.isclose(float(schedule(torch.tensor([3]))[0]), 0.5 * 0.9**3)
+
+
+# -- issue 17: steps beyond 2**53 ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [2**53 + 1, 2**63 - 1, 10**400, np.int64(2**63 - 1), np.uint64(2**64 - 1), 2.0**60],
+    ids=["2^53+1", "2^63-1", "10^400", "np.int64 max", "np.uint64 max", "2.0^60"],
+)
+def test_steps_beyond_2_53_raise_the_same_clear_error_in_every_path(steps):
+    """float64 skips integers above 2**53: such a step would silently be evaluated at a neighbour."""
+    schedule = Constant(0.1)
+    for call in (lambda: schedule(steps), lambda: schedule([steps]), lambda: schedule(np.array([0, steps]))):
+        with pytest.raises(ValueError, match=r"2\*\*53"):
+            call()
+
+
+def test_step_2_53_itself_is_exact_in_every_path():
+    schedule = LinearRamp(0.0, 1.0, 2**53)
+    assert schedule(2**53) == 1.0
+    assert schedule([2**53]).tolist() == [1.0]
+    assert schedule(np.array([2**53 - 2], dtype=np.int64))[0] == (2**53 - 2) / 2**53

@@ -113,7 +113,6 @@ def test_value_is_a_python_float(make_optimizer):
 @pytest.mark.parametrize(
     "kwargs, error, name",
     [
-        ({"max_lr": 0.1, "min_lr": 0.1}, ValueError, "min_lr"),
         ({"max_lr": 0.1, "min_lr": 0.2}, ValueError, "min_lr"),
         ({"max_lr": -0.1}, ValueError, "max_lr"),
         ({"min_lr": -0.1}, ValueError, "min_lr"),
@@ -134,3 +133,64 @@ def test_values_are_required():
         ProportionScheduler(None, max_lr=0.1, min_lr=0.0)  # type: ignore[call-arg]
     with pytest.raises(TypeError, match="lr_scheduler"):
         ProportionScheduler(object(), max_lr=0.1, min_lr=0.0, max_value=1.0, min_value=0.0)  # type: ignore[arg-type]
+
+
+# -- issue 17: follow the lr scheduler's position; min_lr == max_lr as the reference -----------------
+
+GSAM = dict(max_lr=0.1, min_lr=0.0, max_value=0.05, min_value=0.01)
+
+
+def reference_rho(lr_scheduler, **kwargs):
+    """pytorch-optimizer 4.1.0's ProportionScheduler on the same lr scheduler (it reads group 0's live lr)."""
+    from pytorch_optimizer.lr_scheduler import ProportionScheduler as Reference
+
+    return Reference(lr_scheduler, **kwargs).get_lr()
+
+
+def test_built_on_a_resumed_scheduler_follows_its_position(make_optimizer):
+    trained_opt = make_optimizer([0.1])
+    trained = CosineScheduler(trained_opt, t_max=100, max_lr=0.1, warmup_steps=10)
+    for _ in range(60):
+        trained_opt.step()
+        trained.step()
+    optimizer = make_optimizer([0.1])
+    lr_scheduler = CosineScheduler(optimizer, t_max=100, max_lr=0.1, warmup_steps=10)
+    lr_scheduler.load_state_dict(trained.state_dict())
+    rho = ProportionScheduler(lr_scheduler, **GSAM)
+    assert rho.get_lr() == pytest.approx(reference_rho(lr_scheduler, **GSAM), rel=1e-12)
+    for _ in range(5):
+        optimizer.step()
+        lr_scheduler.step()
+        assert rho.step() == pytest.approx(reference_rho(lr_scheduler, **GSAM), rel=1e-12)
+
+
+def test_follows_the_lr_scheduler_after_its_load_state_dict(make_optimizer):
+    source_opt = make_optimizer([0.1])
+    source = LinearScheduler(source_opt, t_max=50, max_lr=0.1)
+    for _ in range(30):
+        source_opt.step()
+        source.step()
+    optimizer = make_optimizer([0.1])
+    lr_scheduler = LinearScheduler(optimizer, t_max=50, max_lr=0.1)
+    rho = ProportionScheduler(lr_scheduler, **GSAM)
+    for _ in range(3):
+        optimizer.step()
+        lr_scheduler.step()
+        rho.step()
+    lr_scheduler.load_state_dict(source.state_dict())  # resume the lr schedule at step 30
+    optimizer.step()
+    lr_scheduler.step()
+    assert rho.step() == pytest.approx(affine(0.1 * (1 - 31 / 50), **GSAM), rel=1e-12)
+
+
+def test_min_lr_equal_to_max_lr_gives_max_value_as_the_reference(make_optimizer):
+    optimizer = make_optimizer([0.1])
+    lr_scheduler = LinearScheduler(optimizer, t_max=10, max_lr=0.1)
+    same = dict(max_lr=0.1, min_lr=0.1, max_value=0.05, min_value=0.01)
+    rho = ProportionScheduler(lr_scheduler, **same)
+    for _ in range(4):
+        assert rho.get_lr() == reference_rho(lr_scheduler, **same) == 0.05
+        optimizer.step()
+        lr_scheduler.step()
+        rho.step()
+    assert rho.lr_at([0, 5, 10]).tolist() == [0.05, 0.05, 0.05]

@@ -295,12 +295,17 @@ def test_resume_with_last_epoch_needs_no_initial_lr(make_optimizer, train_lrs):
 def test_state_dict_is_plain_numbers(make_optimizer):
     scheduler = CosineAnnealingWarmupRestarts(make_optimizer([0.1, 0.01]), 5, 1.5, warmup_steps=2)
     state = scheduler.state_dict()
-    assert set(state) == {"last_epoch", "_step_count", "base_lrs", "group_scales", "reference_group"}
+    assert set(state) == {
+        "scheduler", "schedule", "last_epoch", "_step_count", "base_lrs", "group_scales",
+        "outside_factors", "reference_group",
+    }
 
     def plain(value):
         if isinstance(value, list):
             return all(plain(v) for v in value)
-        return type(value) in (int, float)
+        if isinstance(value, dict):
+            return all(type(k) is str and plain(v) for k, v in value.items())
+        return type(value) in (int, float, str, bool) or value is None
 
     assert all(plain(v) for v in state.values())
 
@@ -312,10 +317,38 @@ def test_load_state_dict_with_other_group_count_raises(make_optimizer):
         other.load_state_dict(state)
 
 
-def test_added_param_group_is_reported_not_silently_skipped(make_optimizer):
+def test_added_param_group_follows_the_schedule_scaled(make_optimizer):
+    """Progressive unfreezing: a group added later follows the curve at its lr / reference initial lr."""
     optimizer = make_optimizer([0.1])
     scheduler = LinearScheduler(optimizer, t_max=10, max_lr=0.1)
+    for _ in range(3):
+        optimizer.step()
+        scheduler.step()
     optimizer.add_param_group({"params": [torch.nn.Parameter(torch.zeros(1))], "lr": 0.01})
+    seen = []
+    for t in range(3, 8):
+        seen.append([g["lr"] for g in optimizer.param_groups])
+        optimizer.step()
+        scheduler.step()
+    assert seen[0][1] == 0.01  # untouched until the next step
+    for t, (reference, added) in enumerate(seen[1:], start=4):
+        assert reference == pytest.approx(0.1 * (1 - t / 10), rel=1e-12)
+        assert added == pytest.approx(0.01 * (1 - t / 10), rel=1e-12)
+    state = scheduler.state_dict()
+    resumed_opt = make_optimizer([0.1])
+    resumed = LinearScheduler(resumed_opt, t_max=10, max_lr=0.1)
+    resumed_opt.add_param_group({"params": [torch.nn.Parameter(torch.zeros(1))], "lr": 0.01})
+    resumed.load_state_dict(state)
+    optimizer.step()
+    scheduler.step()
+    resumed.step()
+    assert [g["lr"] for g in resumed_opt.param_groups] == [g["lr"] for g in optimizer.param_groups]
+
+
+def test_removed_param_group_is_reported(make_optimizer):
+    optimizer = make_optimizer([0.1, 0.01])
+    scheduler = LinearScheduler(optimizer, t_max=10, max_lr=0.1)
+    del optimizer.param_groups[1]
     with pytest.raises(ValueError, match="param groups"):
         scheduler.step()
 
@@ -371,3 +404,107 @@ def test_every_scheduler_is_a_torch_lr_scheduler(make_optimizer):
 def test_repr_names_the_schedule(make_optimizer):
     text = repr(LinearScheduler(make_optimizer([0.1]), t_max=10, max_lr=0.1))
     assert text.startswith("LinearScheduler(step=0") and "LinearDecay" in text
+
+
+# -- issue 17: state of another configuration, NaN/inf/negative lrs, existing loops -----------------
+
+
+def test_load_state_dict_of_another_configuration_raises_naming_it(make_optimizer):
+    state = CosineScheduler(make_optimizer([0.1]), t_max=100, max_lr=0.1).state_dict()
+    other = CosineScheduler(make_optimizer([0.5]), t_max=200, max_lr=0.5)
+    with pytest.raises(ValueError, match="decay_steps: saved 100, this scheduler 200") as error:
+        other.load_state_dict(state)
+    assert "max_lr: saved 0.1, this scheduler 0.5" in str(error.value)
+
+
+def test_load_state_dict_of_another_class_raises_naming_it(make_optimizer):
+    state = LinearScheduler(make_optimizer([0.1]), t_max=10, max_lr=0.1).state_dict()
+    other = CosineScheduler(make_optimizer([0.1]), t_max=10, max_lr=0.1)
+    with pytest.raises(ValueError, match="LinearScheduler.*CosineScheduler"):
+        other.load_state_dict(state)
+
+
+def test_old_state_without_configuration_is_accepted(make_optimizer):
+    optimizer = make_optimizer([0.1])
+    scheduler = LinearScheduler(optimizer, t_max=10, max_lr=0.1)
+    old = {"last_epoch": 4, "_step_count": 5, "base_lrs": [0.1], "group_scales": [1.0], "reference_group": 0}
+    scheduler.load_state_dict(old)
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.06)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -0.1])
+def test_a_group_with_a_bad_lr_is_refused_naming_it(make_optimizer, bad):
+    optimizer = make_optimizer([0.1, 0.01])
+    optimizer.param_groups[1]["lr"] = bad
+    with pytest.raises(ValueError, match="param group 1"):
+        LinearScheduler(optimizer, t_max=10, max_lr=0.1)
+
+
+class NanAtFive(lrsched.Schedule):
+    def formula(self, t, xp):
+        return xp.where(t == 5, float("nan"), 0.1 + 0.0 * t)
+
+
+def test_a_schedule_returning_nan_is_refused_naming_the_step(make_optimizer):
+    optimizer = make_optimizer([0.1])
+    scheduler = ScheduledLR(optimizer, NanAtFive())
+    for _ in range(4):
+        optimizer.step()
+        scheduler.step()
+    optimizer.step()
+    with pytest.raises(ValueError, match="at step 5"):
+        scheduler.step()
+    assert optimizer.param_groups[0]["lr"] == 0.1  # the NaN never reached the optimizer
+
+
+@pytest.mark.parametrize(
+    "key, value",
+    [("group_scales", [float("nan")]), ("base_lrs", [float("inf")]), ("group_scales", [-1.0]),
+     ("last_epoch", float("nan")), ("last_epoch", -5), ("outside_factors", [float("nan")])],
+)
+def test_a_corrupted_state_is_refused(make_optimizer, key, value):
+    optimizer = make_optimizer([0.1])
+    scheduler = LinearScheduler(optimizer, t_max=10, max_lr=0.1)
+    state = scheduler.state_dict() | {key: value}
+    with pytest.raises(ValueError, match=key):
+        LinearScheduler(make_optimizer([0.1]), t_max=10, max_lr=0.1).load_state_dict(state)
+
+
+@pytest.mark.parametrize("epoch", [np.int64(7), np.int32(7), 7.0, np.float64(7.0), torch.tensor(7)])
+def test_step_epoch_accepts_numpy_ints_and_integral_floats(make_optimizer, epoch):
+    optimizer = make_optimizer([0.1])
+    scheduler = LinearScheduler(optimizer, t_max=10, max_lr=0.1)
+    scheduler.step(epoch)
+    assert scheduler.last_epoch == 7 and type(scheduler.last_epoch) is int
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.03)
+
+
+def test_fractional_epochs_give_the_closed_form_like_torch_warm_restarts(make_optimizer):
+    """The loop of torch's CosineAnnealingWarmRestarts docs: step(epoch + i / iters)."""
+    ours_opt, ref_opt = make_optimizer([0.1]), make_optimizer([0.1])
+    ours = CosineAnnealingWarmupRestarts(ours_opt, first_cycle_steps=10, max_lr=0.1, min_lr=0.0)
+    reference = CosineAnnealingWarmRestarts(ref_opt, T_0=10, eta_min=0.0)
+    iters = 4
+    for epoch in range(3):
+        for i in range(iters):
+            ours.step(epoch + i / iters)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # torch's epoch deprecation warning
+                reference.step(epoch + i / iters)
+            assert ours_opt.param_groups[0]["lr"] == pytest.approx(ref_opt.param_groups[0]["lr"], rel=1e-12)
+
+
+def test_step_order_warnings_like_torch(make_optimizer):
+    for make in (lambda o: torch.optim.lr_scheduler.LambdaLR(o, lambda t: 1.0),
+                 lambda o: LinearScheduler(o, t_max=10, max_lr=0.1)):
+        optimizer = make_optimizer([0.1])
+        scheduler = make(optimizer)
+        with pytest.warns(UserWarning, match=r"lr_scheduler.step\(\)` before `optimizer.step\(\)"):
+            scheduler.step()
+        optimizer = make_optimizer([0.1])
+        scheduler = make(optimizer)
+        original = optimizer.step
+        optimizer.step = lambda *args, **kwargs: original(*args, **kwargs)
+        optimizer.step()
+        with pytest.warns(UserWarning, match="has been overridden"):
+            scheduler.step()

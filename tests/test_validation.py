@@ -315,3 +315,45 @@ def test_no_negative_or_nan_lr_can_be_configured():
         for build in builders:
             with pytest.raises(ValueError):
                 build(bad)
+
+
+# -- issue 17: values beyond a float -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "build, name",
+    [
+        (lambda v: LinearScheduler(optimizer(), t_max=v, max_lr=0.1), "t_max"),
+        (lambda v: CosineScheduler(optimizer(), t_max=10, max_lr=0.1, warmup_steps=v), "warmup_steps"),
+        (lambda v: LinearRamp(0.0, 1.0, v), "steps"),
+        (lambda v: with_warmup(CosineDecay(10, 0.1), warmup_steps=v), "warmup_steps"),
+        (lambda v: REXScheduler(optimizer(), total_steps=v, max_lr=0.1), "total_steps"),
+        (lambda v: CosineDecay(decay_steps=v, max_lr=0.1), "decay_steps"),
+        (lambda v: lrsched.join_schedules([Constant(0.1), Constant(0.2)], [v]), "boundaries"),
+    ],
+)
+@pytest.mark.parametrize("value", [10**400, 2**53 + 1], ids=["10^400", "2^53+1"])
+def test_integers_too_large_for_a_float_raise_naming_the_argument(build, name, value):
+    with pytest.raises(ValueError, match=name):
+        build(value)
+
+
+@pytest.mark.parametrize(
+    "build, name",
+    [
+        (lambda v: LinearScheduler(optimizer(), t_max=10, max_lr=v), "max_lr"),
+        (lambda v: Constant(v), "value"),
+        (lambda v: LinearRamp(0.0, v, 5), "end"),
+        (lambda v: with_warmup(CosineDecay(10, 0.1), 2, init_lr=v), "init_lr"),
+        (lambda v: PolyScheduler(optimizer(), t_max=10, max_lr=0.1, poly_order=v), "poly_order"),
+        (lambda v: lrsched.ProportionScheduler(
+            LinearScheduler(optimizer(), t_max=10, max_lr=0.1), max_lr=0.1, min_lr=0.0, max_value=v, min_value=0.0
+        ), "max_value"),
+    ],
+)
+def test_reals_that_overflow_a_float_raise_value_error_naming_the_argument(build, name):
+    from fractions import Fraction
+
+    for value in (10**400, Fraction(10**400, 3)):
+        with pytest.raises(ValueError, match=name):
+            build(value)
