@@ -796,7 +796,8 @@ def _build_spec(compute, controls, panels, title, keys, data, errors) -> dict[st
 
 _STYLE = (
     "<style>.lrsched-explorer{margin:.5em 0 1em}"
-    ".lrsched-explorer .vega-bindings{display:flex;flex-wrap:wrap;gap:.3em 1.5em;margin-top:.4em}"
+    ".lrsched-explorer .vega-bindings{display:flex;flex-wrap:wrap;gap:.3em 1.2em;margin-top:.4em;max-width:100%}"
+    ".lrsched-explorer .vega-bind input[type=range]{width:110px}"
     ".lrsched-explorer .vega-bind label{display:flex;align-items:center;gap:.5em}"
     ".lrsched-explorer .vega-bind-name{font-weight:600}"
     ".lrsched-explorer .vega-bind-value{font-variant-numeric:tabular-nums;min-width:3em}</style>"
