@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: book install assets test notebooks browser-check seed-check bench clean
+.PHONY: book install assets test notebooks browser-check colab-check seed-check bench clean
 
 book: install assets
 	$(BIN)/jupyter-book build . --all -W -n --keep-going
@@ -42,6 +42,10 @@ notebooks: install
 
 browser-check:
 	$(BIN)/python scripts/browser_check.py $(ARGS)
+
+# Every colab/NN_name.ipynb run as in Colab, with Colab's published versions (scripts/colab_check.py).
+colab-check:
+	$(PYTHON) scripts/colab_check.py $(ARGS)
 
 # Every chapter executed with every lab seed shifted by OFFSET (LRSCHED_SEED_OFFSET, issue 14) into a
 # temporary directory -- the committed notebooks are not rewritten; fails if any cell raises.

@@ -100,18 +100,15 @@ def install_cell_source(config: dict) -> str:
     """
     url, _, branch = repository(config)
     return f'''\
-# Installs lrsched and the book's extras in Colab; keeps Colab's torch and
-# ipywidgets. Does nothing outside Colab.
+#@title Install lrsched (in Colab only; keeps Colab's torch and ipywidgets)
 import sys
 
 if "google.colab" in sys.modules:
-    import importlib
-    import os
-    import subprocess
+    import importlib, os, subprocess  # noqa: E401
     from importlib.metadata import version
 
     source = "git+{url}@{branch}"
-    if os.environ.get("{WHEEL_ENV}"):  # the tests' wheel of the checkout
+    if os.environ.get("{WHEEL_ENV}"):  # the tests: a local wheel
         source = "file://" + os.path.abspath(os.environ["{WHEEL_ENV}"])
     keep = [f"{{name}}=={{version(name)}}" for name in ("torch", "ipywidgets")]
     pip = subprocess.run(
@@ -517,7 +514,7 @@ def convert(path: Path, book: Book) -> dict:
         "cell_type": "code",
         "execution_count": None,
         "id": INSTALL_CELL_ID,
-        "metadata": {},
+        "metadata": {"cellView": "form"},  # Colab shows the title, the code folded
         "outputs": [],
         "source": _lines(install_cell_source(book.config)),
     }
