@@ -26,7 +26,15 @@ import numpy as np
 
 from ..chebyshev import ChebyshevSteps
 
-__all__ = ["chebyshev_explorer_data", "chebyshev_worst_case_factor"]
+__all__ = ["FACTOR_ROWS", "chebyshev_explorer_data", "chebyshev_worst_case_factor"]
+
+#: The rows of the ``"factor"`` table, in order (short: the page shows them as a small table).
+FACTOR_ROWS = (
+    "worst case 1/T_T(x0)",
+    "κ = M/m",
+    "log10 max partial, fractal",
+    "log10 max partial, sorted",
+)
 
 def chebyshev_worst_case_factor(T: int, m: float, M: float) -> float:
     r"""The worst-case error factor of ``T`` Chebyshev steps on ``[m, M]``.
@@ -66,7 +74,7 @@ def chebyshev_worst_case_factor(T: int, m: float, M: float) -> float:
 
 
 def chebyshev_explorer_data(
-    T: int, m: float, M: float, *, n_lambda: int = 81, floor_decades: float = 6.0
+    T: int, m: float, M: float, *, n_lambda: int = 129, floor_decades: float = 6.0
 ) -> dict[str, dict[str, list]]:
     r"""The explorer's tables for ``T`` Chebyshev steps built for ``[m, M]``.
 
@@ -77,7 +85,13 @@ def chebyshev_explorer_data(
     m, M : float
         The assumed spectrum, ``0 < m < M``.
     n_lambda : int, keyword-only
-        Grid points on ``[m, M]``, ends included (at least 2).
+        Grid points on ``[m, M]``, ends included (at least 2). They are
+        Chebyshev points, :math:`\lambda_k = \frac{M + m}{2} - \frac{M - m}{2}
+        \cos\frac{k\pi}{n - 1}`: evenly spaced in the angle of
+        :math:`T_T(\cos\theta) = \cos T\theta`, so every lobe of
+        :math:`p_T` gets the same number of points, and when ``n_lambda - 1``
+        is a multiple of ``2 T`` (the default 129 for ``T`` up to 64) the
+        grid holds every extremum and every root.
     floor_decades : float, keyword-only
         :math:`\log_{10}|p_T|` is drawn down to this many decades below the
         worst case; at the roots of :math:`p_T` it would go to :math:`-\infty`
@@ -99,11 +113,13 @@ def chebyshev_explorer_data(
             case. Two rows with ``curve == "worst case 1/T_T(x0)"``: the level
             of the worst case at ``m`` and ``M``.
         ``"factor"``
-            ``quantity`` and ``value``: the worst-case factor
-            :math:`1/T_T(x_0)`, the condition number ``M / m``, and the largest
-            partial product :math:`\max_{t, \lambda} |\prod_{s<t}(1 -
-            \eta_s\lambda)|` on the grid for the fractal order and for the
-            same steps sorted from the largest down.
+            ``quantity`` (:data:`FACTOR_ROWS`) and ``value``: the worst-case
+            factor :math:`1/T_T(x_0)`, the condition number ``M / m``, and the
+            :math:`\log_{10}` of the largest partial product
+            :math:`\max_{t, \lambda} |\prod_{s<t}(1 - \eta_s\lambda)|` on the
+            grid (a logarithm: for a sorted order the product overflows a
+            float for large ``T``), for the fractal order and for the same
+            steps sorted from the largest down.
 
     Raises
     ------
@@ -117,7 +133,7 @@ def chebyshev_explorer_data(
     >>> [round(eta, 4) for eta in data["steps"]["eta"]]
     [1.8585, 0.684, 1.2366, 0.8394]
     >>> data["factor"]["quantity"][:2]
-    ['worst-case factor 1/T_T(x0)', 'condition number M/m']
+    ['worst case 1/T_T(x0)', 'κ = M/m']
     """
     schedule = ChebyshevSteps(T, m=m, M=M)  # raises lrsched's ValueError
     if isinstance(n_lambda, bool) or not isinstance(n_lambda, (int, np.integer)) or n_lambda < 2:
@@ -126,7 +142,10 @@ def chebyshev_explorer_data(
         raise ValueError(f"floor_decades must be a positive number, got floor_decades={floor_decades!r}")
     t = np.arange(schedule.T)
     eta = np.asarray(schedule(t), dtype=np.float64)
-    lam = np.linspace(schedule.m, schedule.M, int(n_lambda))
+    angle = np.linspace(0.0, np.pi, int(n_lambda))
+    centre, radius = (schedule.M + schedule.m) / 2, (schedule.M - schedule.m) / 2
+    lam = centre - radius * np.cos(angle)
+    lam[[0, -1]] = schedule.m, schedule.M  # exact ends, whatever the rounding
     factor = chebyshev_worst_case_factor(schedule.T, schedule.m, schedule.M)
     floor = np.log10(factor) - float(floor_decades)
     # Sums of logs: a product of hundreds of factors, some huge, would overflow.
@@ -146,12 +165,7 @@ def chebyshev_explorer_data(
             "curve": curve,
         },
         "factor": {
-            "quantity": [
-                "worst-case factor 1/T_T(x0)",
-                "condition number M/m",
-                "log10 largest partial product, fractal order",
-                "log10 largest partial product, sorted largest first",
-            ],
+            "quantity": list(FACTOR_ROWS),
             "value": [factor, schedule.M / schedule.m, partial["fractal"], partial["sorted"]],
         },
     }
