@@ -805,7 +805,8 @@ _STYLE = (
 
 # Draws the spec with window.vegaEmbed: the book's own copy (loaded from _static before the page
 # body), classic Jupyter's require.js, or the CDN (Jupyter, Colab). Registers the view for the
-# browser check as window.lrschedExplorers[id] = {view, spec, element}.
+# browser check as window.lrschedExplorers[id] = {view, spec, element} (view set once drawn;
+# the element's data-lrsched-state says "loading", "ready" or "failed").
 _SCRIPT = """
 (function () {
   var id = __ID__;
@@ -818,6 +819,7 @@ _SCRIPT = """
   for (var n = 2; registry[key] && registry[key].element !== root; n++) { key = id + "-" + n; }
   var chart = root.querySelector(".lrsched-explorer-chart");
   var spec = JSON.parse(root.querySelector(".lrsched-explorer-spec").textContent);
+  registry[key] = {view: null, spec: spec, element: root};  // reserved now: the same explorer twice
   function fail(error) {
     root.setAttribute("data-lrsched-state", "failed");
     chart.textContent = "The explorer could not be drawn: " + error;
@@ -827,7 +829,7 @@ _SCRIPT = """
     if (typeof vegaEmbed !== "function") { fail("vega-embed is not loaded"); return; }
     chart.textContent = "";
     vegaEmbed(chart, spec, {actions: false, renderer: "canvas"}).then(function (result) {
-      registry[key] = {view: result.view, spec: spec, element: root};
+      registry[key].view = result.view;
       root.setAttribute("data-lrsched-state", "ready");
     }).catch(fail);
   }
