@@ -404,8 +404,9 @@ class RankRecord:
         Non-finite final loss, or test accuracy below twice chance.
     resumed_from : int or None
         The checkpoint step this job started from.
-    seconds : float
-        Wall time of this job's training loop for the run.
+    seconds, cpu_seconds : float
+        Wall and CPU time of this job's training loop for the run, on this
+        worker.
     """
 
     name: str
@@ -425,6 +426,7 @@ class RankRecord:
     failed: bool
     resumed_from: int | None
     seconds: float
+    cpu_seconds: float
 
 
 @dataclass
@@ -520,11 +522,22 @@ class _Checkpointer:
         info = load_checkpoint(latest, **objects, allow_new_world_size=True, seed=seed)
         return info.step, info.extra["lr"].tolist(), info.extra["loss"].tolist()
 
-    def maybe_save(self, done: int, objects: dict[str, Any], lr: list[float], loss: list[float]) -> None:
-        if self.folder is None or not self.every or done % self.every:
-            return
+    def due(self, done: int) -> bool:
+        return self.folder is not None and bool(self.every) and done % self.every == 0
+
+    def save(self, done: int, objects: dict[str, Any], lr: list[float], loss: list[float]) -> None:
         history = {"lr": torch.tensor(lr, dtype=torch.float64), "loss": torch.tensor(loss, dtype=torch.float64)}
         save_checkpoint(self.folder, done, **objects, extra=history)
+
+
+def _global_mean(pending: list[torch.Tensor], world_size: int) -> list[float]:
+    """The global-batch losses of the steps in ``pending`` (emptied), in one all-reduce."""
+    if not pending:
+        return []
+    total = torch.stack(pending)
+    pending.clear()
+    torch.distributed.all_reduce(total)  # one collective for many steps
+    return (total / world_size).tolist()
 
 
 def _train_run(rank: int, world_size: int, job: _Job, name: str, run: Run, seed: int, seed_used: int) -> RankRecord:
@@ -542,13 +555,13 @@ def _train_run(rank: int, world_size: int, job: _Job, name: str, run: Run, seed:
     if job.resume:
         start, lr, losses = checkpoints.resume(objects, seed_used)
     micro = run.global_batch_size // world_size // job.accumulation_steps
-    batches = sampler.batches()
-    clock = time.perf_counter()
+    batches, pending = sampler.batches(), []
+    clock, cpu = time.perf_counter(), time.process_time()
     for step in range(start, run.steps):
         idx = torch.tensor(next(batches))  # my share of global batch t
         lr.append(optimizer.param_groups[0]["lr"])  # eta_t
         parts = idx.split(micro)  # micro-batches
-        step_loss = torch.zeros(())
+        step_loss = torch.zeros((), dtype=torch.float64)
         for k, part in enumerate(parts):
             # gradients are all-reduced (averaged) after the last one only
             last = k == len(parts) - 1
@@ -559,12 +572,14 @@ def _train_run(rank: int, world_size: int, job: _Job, name: str, run: Run, seed:
         optimizer.step()
         optimizer.zero_grad()
         scheduler.step()  # once per optimizer step, on every rank
-        torch.distributed.all_reduce(step_loss)  # for the record
-        losses.append(step_loss.item() / world_size)
-        checkpoints.maybe_save(step + 1, objects, lr, losses)
+        pending.append(step_loss)  # this rank's loss; averaged below
+        if checkpoints.due(step + 1):
+            losses += _global_mean(pending, world_size)
+            checkpoints.save(step + 1, objects, lr, losses)
         if job.kill_at_step == step + 1 and rank == world_size - 1:
             os.kill(os.getpid(), signal.SIGKILL)  # preempted
-    seconds = time.perf_counter() - clock
+    losses += _global_mean(pending, world_size)
+    seconds, cpu = time.perf_counter() - clock, time.process_time() - cpu
 
     state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     test, val, train_loss = _metrics(model, job.data)
@@ -575,6 +590,7 @@ def _train_run(rank: int, world_size: int, job: _Job, name: str, run: Run, seed:
         lr=np.array(lr, dtype=np.float64), loss=np.array(losses, dtype=np.float64),
         weights_sha256=_sha256(state), state_dict=state, test_accuracy=test, val_accuracy=val,
         final_train_loss=train_loss, failed=failed, resumed_from=start if start else None, seconds=seconds,
+        cpu_seconds=cpu,
     )
 
 
