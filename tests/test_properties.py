@@ -365,3 +365,45 @@ def test_restarts_closed_form_hits_its_ends_exactly(first, mult, warm_frac, max_
         assert schedule(start + warmup) == max(max_lr * gamma**k, min_lr)  # the peak, never below the floor
     values = schedule(np.arange(starts[-1] + 1))
     assert np.all((values >= min_lr) & (values <= max_lr))
+
+
+# -- issue 17: composition with torch's chainable schedulers, and resume with outside factors -------
+
+
+@FAST
+@given(
+    milestones=st.lists(st.integers(1, 30), min_size=1, max_size=4, unique=True).map(sorted),
+    gamma=st.floats(0.05, 0.95),
+    cut=st.integers(1, 30),
+)
+def test_chained_multistep_is_the_product_and_resumes_bit_identically(make_optimizer, milestones, gamma, cut):
+    from bisect import bisect_right
+
+    from torch.optim.lr_scheduler import ChainedScheduler, LambdaLR, MultiStepLR
+
+    def build():
+        optimizer = make_optimizer([0.1, 0.03])
+        chained = ChainedScheduler(
+            [lrsched.LinearScheduler(optimizer, t_max=40, max_lr=0.1, min_lr=0.01),
+             MultiStepLR(optimizer, milestones=milestones, gamma=gamma)]
+        )
+        return optimizer, chained
+
+    optimizer, chained = build()
+    ref_opt = make_optimizer([0.1, 0.03])
+    reference = LambdaLR(ref_opt, lambda t: (0.01 + 0.09 * max(1 - t / 40, 0.0)) / 0.1 * gamma ** bisect_right(milestones, t))
+    resumed_opt, resumed = None, None
+    for t in range(35):
+        ours = [g["lr"] for g in optimizer.param_groups]
+        assert ours == pytest.approx([g["lr"] for g in ref_opt.param_groups], rel=1e-11)
+        if resumed_opt is not None:
+            assert [g["lr"] for g in resumed_opt.param_groups] == ours
+        if t == cut:
+            resumed_opt, resumed = build()
+            resumed_opt.load_state_dict(optimizer.state_dict())
+            resumed.load_state_dict(chained.state_dict())
+            assert [g["lr"] for g in resumed_opt.param_groups] == ours
+        for opt, sched in ((optimizer, chained), (ref_opt, reference), (resumed_opt, resumed)):
+            if opt is not None:
+                opt.step()
+                sched.step()
