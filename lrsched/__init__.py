@@ -12,18 +12,24 @@ from .beyond import (
     OneCycle,
     OneCycleScheduler,
     SqrtCooldown,
+    SquareCooldown,
     WarmupStableDecay,
     WSDScheduler,
+    get_wsd_schedule,
 )
 from .chebyshev import (
     ChebyshevScheduler,
     ChebyshevSteps,
     get_chebyshev_lr,
+    get_chebyshev_lr_lambda,
+    get_chebyshev_perm_steps,
     get_chebyshev_permutation,
     get_chebyshev_schedule,
     get_chebyshev_steps,
 )
+from .compat import get_supported_lr_schedulers, load_lr_scheduler
 from .core import Constant, Joined, LinearRamp, Schedule, join_schedules, with_warmup
+from .factory import get_scheduler
 from .layerwise import deberta_v3_large_lr_scheduler, layer_decay_param_groups
 from .proportion import ProportionScheduler
 from .restarts import CosineAnnealingWarmupRestarts, CosineRestarts
@@ -72,9 +78,17 @@ __all__ = [
     "get_chebyshev_steps",
     "get_chebyshev_permutation",
     "get_chebyshev_lr",
+    "get_chebyshev_lr_lambda",
+    "get_chebyshev_perm_steps",
     "get_chebyshev_schedule",
+    "get_wsd_schedule",
+    "load_lr_scheduler",
+    "get_supported_lr_schedulers",
+    # the Hugging Face factory
+    "get_scheduler",
     # beyond the reference page
     "SqrtCooldown",
+    "SquareCooldown",
     "WarmupStableDecay",
     "WSDScheduler",
     "InverseSqrt",

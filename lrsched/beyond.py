@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 from torch.optim import Optimizer
@@ -37,7 +37,9 @@ __all__ = [
     "COOLDOWNS",
     "ANNEAL_STRATEGIES",
     "SqrtCooldown",
+    "SquareCooldown",
     "WarmupStableDecay",
+    "get_wsd_schedule",
     "WSDScheduler",
     "InverseSqrt",
     "InverseSqrtScheduler",
@@ -47,7 +49,7 @@ __all__ = [
 ]
 
 #: The cooldown shapes of :class:`WarmupStableDecay`.
-COOLDOWNS = ("linear", "cosine", "1-sqrt")
+COOLDOWNS = ("linear", "cosine", "1-sqrt", "1-square")
 #: The annealing shapes of :class:`OneCycle` (torch's names).
 ANNEAL_STRATEGIES = ("cos", "linear")
 
@@ -82,7 +84,25 @@ class SqrtCooldown(_Decay):
         return xp.lerp(self.min_lr, self.max_lr, 1.0 - xp.sqrt(self.progress(t, xp)))
 
 
-_COOLDOWN_SHAPES = {"linear": LinearDecay, "cosine": CosineDecay, "1-sqrt": SqrtCooldown}
+@dataclass(frozen=True)
+class SquareCooldown(_Decay):
+    r"""The "1-square" cooldown from ``max_lr`` to ``min_lr`` over ``decay_steps``, then held.
+
+    .. math:: \eta(t) = \eta_{min} + (\eta_{max} - \eta_{min})(1 - p^2), \quad p = \min(t/n, 1)
+
+    It stays high at first and drops late (the mirror image of "1-sqrt"; pytorch-optimizer 4.1.0's
+    fourth WSD cooldown).
+
+    >>> SquareCooldown(decay_steps=4, max_lr=1.0)([0, 2, 4, 8])
+    array([1.  , 0.75, 0.  , 0.  ])
+    """
+
+    def formula(self, t: Any, xp: Any) -> Any:
+        p = self.progress(t, xp)
+        return xp.lerp(self.min_lr, self.max_lr, 1.0 - p * p)
+
+
+_COOLDOWN_SHAPES = {"linear": LinearDecay, "cosine": CosineDecay, "1-sqrt": SqrtCooldown, "1-square": SquareCooldown}
 
 
 
@@ -106,7 +126,8 @@ class WarmupStableDecay(Schedule):
     * ``"linear"``: :math:`d(p) = 1 - p`;
     * ``"cosine"``: :math:`d(p) = \tfrac12(1 + \cos \pi p)`;
     * ``"1-sqrt"``: :math:`d(p) = 1 - \sqrt{p}` (the best of the shapes compared by
-      Hägele et al., 2024): it drops fast at first and flattens as it nears ``min_lr``.
+      Hägele et al., 2024): it drops fast at first and flattens as it nears ``min_lr``;
+    * ``"1-square"``: :math:`d(p) = 1 - p^2`: it stays high and drops late.
 
     Every cooldown reaches ``min_lr`` exactly at step ``total_steps`` and stays there.
 
@@ -130,7 +151,7 @@ class WarmupStableDecay(Schedule):
     init_lr:
         The lr at step 0 when ``warmup_steps > 0``, ``<= max_lr``.
     cooldown:
-        ``"linear"``, ``"cosine"`` or ``"1-sqrt"``.
+        ``"linear"``, ``"cosine"``, ``"1-sqrt"`` or ``"1-square"``.
 
     Examples
     --------
@@ -249,6 +270,71 @@ class WSDScheduler(ScheduledLR):
     ) -> None:
         schedule = WarmupStableDecay(total_steps, decay_steps, max_lr, min_lr, warmup_steps, init_lr, cooldown)
         super().__init__(optimizer, schedule, last_epoch)
+
+
+def get_wsd_schedule(
+    optimizer: Optimizer,
+    num_warmup_steps: int,
+    num_stable_steps: int,
+    num_decay_steps: int,
+    min_lr_ratio: float = 0.0,
+    num_cycles: float = 0.5,
+    cooldown_type: str = "1-sqrt",
+    last_epoch: int = -1,
+) -> WSDScheduler:
+    r"""pytorch-optimizer 4.1.0's ``get_wsd_schedule``: warmup, stable, cooldown, as multiples of each group's lr.
+
+    The reference group (largest initial lr, :math:`\eta`) warms up linearly from 0 over
+    ``num_warmup_steps``, holds :math:`\eta` for ``num_stable_steps``, cools down to
+    ``min_lr_ratio`` :math:`\cdot\,\eta` over ``num_decay_steps`` and stays there; the other groups
+    keep their ratios to it (so each group is scaled by its own lr, as with ``LambdaLR``). This
+    is :class:`WSDScheduler` with ``total_steps = num_warmup_steps + num_stable_steps +
+    num_decay_steps``.
+
+    Parameters
+    ----------
+    optimizer:
+        The wrapped optimizer; its lrs are the peaks.
+    num_warmup_steps, num_stable_steps, num_decay_steps:
+        Phase lengths, ``>= 0`` (``num_decay_steps >= 1``).
+    min_lr_ratio:
+        The floor as a fraction of the peak, in ``[0, 1]``.
+    num_cycles:
+        Only ``0.5`` (half a cosine) is provided; the reference's other values make the "cosine"
+        cooldown oscillate and then jump to the floor.
+    cooldown_type:
+        ``"1-sqrt"``, ``"cosine"``, ``"linear"`` or ``"1-square"``.
+    last_epoch:
+        See :class:`~lrsched.ScheduledLR`.
+
+    Notes
+    -----
+    Differences from pytorch-optimizer 4.1.0: its ``"linear"``, ``"1-sqrt"`` and ``"1-square"``
+    cooldowns fall towards 0, ignoring ``min_lr_ratio``, then jump to it after the last cooldown
+    step; here every cooldown ends on the floor, continuously (they agree for ``min_lr_ratio=0``
+    and always for ``"cosine"``). ``num_cycles`` other than 0.5 and ``num_decay_steps=0`` raise a
+    ``ValueError`` here; ``step()`` returns ``None`` (as torch's schedulers do).
+
+    Examples
+    --------
+    >>> import torch
+    >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1e-3)
+    >>> sched = get_wsd_schedule(opt, 2, 2, 3, min_lr_ratio=0.1, cooldown_type="cosine")
+    >>> sched.lr_at(range(8)).round(7).tolist()
+    [0.0, 0.0005, 0.001, 0.001, 0.001, 0.000775, 0.000325, 0.0001]
+    """
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
+    warmup = _checks.integer("num_warmup_steps", num_warmup_steps, minimum=0)
+    stable = _checks.integer("num_stable_steps", num_stable_steps, minimum=0)
+    decay = _checks.integer("num_decay_steps", num_decay_steps, minimum=1)
+    ratio = _checks.real("min_lr_ratio", min_lr_ratio, low=0.0, high=1.0)
+    if _checks.real("num_cycles", num_cycles) != 0.5:
+        raise ValueError(f"num_cycles must be 0.5 (half a cosine; other values are not provided), got {num_cycles!r}")
+    peak = max(float(group.get("initial_lr", group["lr"])) for group in optimizer.param_groups)
+    return WSDScheduler(
+        optimizer, warmup + stable + decay, decay, peak, ratio * peak, warmup, 0.0, cooldown_type, last_epoch
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -375,8 +461,10 @@ class OneCycle(Schedule):
     :math:`\eta_{final}` at step ``total_steps`` and after.
 
     Smith & Topin's original policy has a third phase (back to :math:`\eta_0` linearly, then a short
-    "annihilation" far below it); the two-phase form here is torch's and fastai's default. Momentum
-    cycling is not part of this schedule.
+    "annihilation" far below it); the two-phase form is torch's and fastai's default, and
+    ``three_phase=True`` gives torch's three phases: up to ``max_lr`` by :math:`P`, back down to
+    :math:`\eta_0` by :math:`2P`, then to :math:`\eta_{final}` at :math:`T` (all with the same
+    annealing shape). Momentum cycling is not part of this schedule.
 
     Relation to :class:`torch.optim.lr_scheduler.OneCycleLR`: torch puts the end of the last phase at
     step ``total_steps - 1`` and the peak at ``pct_start * total_steps - 1``, and raises when stepped
@@ -397,6 +485,8 @@ class OneCycle(Schedule):
         ``max_lr / initial lr``, ``>= 1``.
     final_div_factor:
         ``initial lr / final lr``, ``>= 1``.
+    three_phase:
+        Torch's third phase (see above); needs ``pct_start < 0.5``.
 
     Examples
     --------
@@ -417,6 +507,7 @@ class OneCycle(Schedule):
     anneal_strategy: str = "cos"
     div_factor: float = 25.0
     final_div_factor: float = 1e4
+    three_phase: bool = False
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -426,6 +517,14 @@ class OneCycle(Schedule):
         set_(self, "anneal_strategy", _choice("anneal_strategy", self.anneal_strategy, ANNEAL_STRATEGIES))
         set_(self, "div_factor", _checks.real("div_factor", self.div_factor, low=1.0))
         set_(self, "final_div_factor", _checks.real("final_div_factor", self.final_div_factor, low=1.0))
+        if not isinstance(self.three_phase, (bool, np.bool_)):
+            raise TypeError(f"three_phase must be a bool, got {self.three_phase!r} ({type(self.three_phase).__name__})")
+        set_(self, "three_phase", bool(self.three_phase))
+        if self.three_phase and not 2.0 * self.peak_step < self.total_steps:
+            raise ValueError(
+                "with three_phase=True, pct_start must be < 0.5 (the fall back to the initial lr ends at "
+                f"2 * pct_start * total_steps, before total_steps), got pct_start={self.pct_start!r}"
+            )
 
     @property
     def initial_lr(self) -> float:
@@ -457,51 +556,106 @@ class OneCycle(Schedule):
         peak, total = self.peak_step, self.total_steps
         initial, final, top = self.initial_lr, self.final_lr, self.max_lr
         rise = initial + (top - initial) * (1.0 - self._falling(xp.clip(t / peak, 0.0, 1.0), xp))
-        fall = final + (top - final) * self._falling(xp.clip((t - peak) / (total - peak), 0.0, 1.0), xp)
-        lr = xp.where(t < peak, rise, xp.where(t > peak, fall, top))
+        if not self.three_phase:
+            fall = final + (top - final) * self._falling(xp.clip((t - peak) / (total - peak), 0.0, 1.0), xp)
+            lr = xp.where(t < peak, rise, xp.where(t > peak, fall, top))
+            return xp.clip(lr, final, top)
+        # Three phases: back down to the initial lr by step 2P, then the anneal to the final lr.
+        back = 2.0 * peak
+        down = initial + (top - initial) * self._falling(xp.clip((t - peak) / peak, 0.0, 1.0), xp)
+        anneal = final + (initial - final) * self._falling(xp.clip((t - back) / (total - back), 0.0, 1.0), xp)
+        lr = xp.where(t < peak, rise, xp.where(t == peak, top, xp.where(t < back, down, anneal)))
         return xp.clip(lr, final, top)
 
 
 class OneCycleScheduler(ScheduledLR):
-    """One-cycle learning rate as a torch scheduler (closed form: :class:`OneCycle`).
+    """torch's ``OneCycleLR``, learning rate only, step for step (closed form: :class:`OneCycle`).
+
+    Same positions, keywords and learning rates as :class:`torch.optim.lr_scheduler.OneCycleLR`
+    (``total_steps`` or ``epochs`` times ``steps_per_epoch``; ``three_phase``; a ``max_lr`` per
+    group): step ``t`` runs at torch's lr for step ``t``, the peak comes at step
+    ``pct_start * total_steps - 1`` and the final lr at step ``total_steps - 1``. This is
+    :class:`OneCycle` over ``total_steps - 1`` steps with its peak moved to match.
 
     Parameters
     ----------
     optimizer:
-        The wrapped optimizer; its groups keep their lr ratios (see :class:`~lrsched.ScheduledLR`).
-    total_steps, max_lr, pct_start, anneal_strategy, div_factor, final_div_factor:
-        As in :class:`OneCycle` (and torch's ``OneCycleLR``); the lrs are those of the reference group.
+        The wrapped optimizer.
+    max_lr:
+        The peak lr: one number (the reference group's peak; other groups keep their lr ratios),
+        or one per param group (each group gets its own peak, as in torch).
+    total_steps:
+        Steps in the cycle; or leave it ``None`` and give ``epochs`` and ``steps_per_epoch``.
+    epochs, steps_per_epoch:
+        ``total_steps = epochs * steps_per_epoch`` when ``total_steps`` is ``None``.
+    pct_start, anneal_strategy, div_factor, final_div_factor, three_phase:
+        As in torch's ``OneCycleLR`` (and :class:`OneCycle`). ``pct_start * total_steps`` must
+        exceed 1 (torch divides by zero at 1).
     last_epoch:
         See :class:`~lrsched.ScheduledLR`.
 
     Notes
     -----
-    Unlike torch's ``OneCycleLR``, it schedules the learning rate only (pair it with a momentum
-    schedule if you want one), holds the final lr past ``total_steps`` instead of raising, keeps
-    the groups' lr ratios from their initial lrs, and ends on the final lr at step ``total_steps``
-    (torch: ``total_steps - 1``; see :class:`OneCycle`).
+    Differences from torch's ``OneCycleLR``: it schedules the learning rate only (no momentum
+    cycling: pair it with a momentum schedule if you want one); it holds the final lr after
+    ``total_steps - 1`` instead of raising; with a single ``max_lr`` the groups keep their lr
+    ratios (torch gives every group the same peak); the state is plain numbers. (lrsched's own
+    closed form :class:`OneCycle` ends at step ``total_steps``, like its other schedules.)
 
     Examples
     --------
     >>> import torch
     >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
-    >>> sched = OneCycleScheduler(opt, total_steps=100, max_lr=0.5)
-    >>> opt.param_groups[0]["lr"], sched.lr_at([30, 100]).tolist()  # max_lr / 25; peak at 0.3 * 100
+    >>> sched = OneCycleScheduler(opt, max_lr=0.5, total_steps=100)
+    >>> opt.param_groups[0]["lr"], sched.lr_at([29, 99]).tolist()  # max_lr / 25; peak at 0.3 * 100 - 1
     (0.02, [0.5, 2e-06])
     """
 
     def __init__(
         self,
         optimizer: Optimizer,
-        total_steps: int,
-        max_lr: float,
+        max_lr: float | Sequence[float],
+        total_steps: int | None = None,
+        epochs: int | None = None,
+        steps_per_epoch: int | None = None,
         pct_start: float = 0.3,
         anneal_strategy: str = "cos",
         div_factor: float = 25.0,
         final_div_factor: float = 1e4,
+        three_phase: bool = False,
         last_epoch: int = -1,
     ) -> None:
-        schedule = OneCycle(total_steps, max_lr, pct_start, anneal_strategy, div_factor, final_div_factor)
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
+        if total_steps is None:
+            if epochs is None or steps_per_epoch is None:
+                raise ValueError("give total_steps, or both epochs and steps_per_epoch (all are None)")
+            epochs = _checks.integer("epochs", epochs, minimum=1)
+            steps_per_epoch = _checks.integer("steps_per_epoch", steps_per_epoch, minimum=1)
+            total_steps = epochs * steps_per_epoch
+        total_steps = _checks.integer("total_steps", total_steps, minimum=2)
+        pct_start = _checks.real("pct_start", pct_start, low=0.0, high=1.0, low_open=True, high_open=True)
+        peak = pct_start * total_steps - 1.0  # torch's end of the first phase
+        if not peak > 0.0:
+            raise ValueError(
+                f"pct_start * total_steps must be > 1 (the peak step is pct_start * total_steps - 1), "
+                f"got pct_start={pct_start!r} and total_steps={total_steps}"
+            )
+        groups = optimizer.param_groups
+        if isinstance(max_lr, (list, tuple)):
+            if len(max_lr) != len(groups):
+                raise ValueError(f"max_lr must have one value per param group ({len(groups)}), got {len(max_lr)}")
+            peaks = [_checks.learning_rate(f"max_lr[{i}]", lr) for i, lr in enumerate(max_lr)]
+        else:
+            peaks = [_checks.learning_rate("max_lr", max_lr)]
+        div_factor = _checks.real("div_factor", div_factor, low=1.0)
+        schedule = OneCycle(
+            total_steps - 1, max(peaks), peak / (total_steps - 1), anneal_strategy, div_factor, final_div_factor, three_phase
+        )
+        if len(peaks) > 1 and last_epoch == -1:
+            # Each group's own cycle, as torch: the groups' initial lrs set the ratios.
+            for group, group_peak in zip(groups, peaks):
+                group["initial_lr"] = group_peak / div_factor
         super().__init__(optimizer, schedule, last_epoch)
 
 
@@ -549,8 +703,12 @@ class ExponentialRamp(Schedule):
 
     def formula(self, t: Any, xp: Any) -> Any:
         p = xp.clip(t / self.steps, 0.0, 1.0)
+        # In log space: end_lr / start_lr overflows for a subnormal start_lr (1e-310 -> inf, and
+        # 0 * inf = nan at step 0), while the logs of both ends are always finite.
         # exp, not power: numpy's scalar power takes a sqrt shortcut at p = 0.5 that its
         # array-exponent loop does not, which would break scalar/array bit equality.
-        lr = self.start_lr * np.exp(p * math.log(self.end_lr / self.start_lr))
+        log_start = math.log(self.start_lr)
+        lr = np.exp(log_start + p * (math.log(self.end_lr) - log_start))
         low, high = sorted((self.start_lr, self.end_lr))
-        return xp.clip(xp.where(p >= 1.0, self.end_lr, lr), low, high)
+        lr = xp.where(p <= 0.0, self.start_lr, xp.where(p >= 1.0, self.end_lr, lr))
+        return xp.clip(lr, low, high)

@@ -72,7 +72,8 @@ def wsd_reference(t, total, decay, max_lr, min_lr=0.0, warmup=0, init_lr=0.0, co
     if t <= start:
         return max_lr
     p = min((t - start) / decay, 1.0)
-    d = {"linear": 1.0 - p, "cosine": 0.5 * (1.0 + math.cos(math.pi * p)), "1-sqrt": 1.0 - math.sqrt(p)}[cooldown]
+    d = {"linear": 1.0 - p, "cosine": 0.5 * (1.0 + math.cos(math.pi * p)), "1-sqrt": 1.0 - math.sqrt(p),
+         "1-square": 1.0 - p * p}[cooldown]
     return min_lr + (max_lr - min_lr) * d
 
 
@@ -209,24 +210,77 @@ def test_inverse_sqrt_scheduler_sequence():
 )
 def test_one_cycle_matches_formula_and_torch(strategy, total, pct, div, final_div):
     max_lr = 0.4
-    sched = OneCycleScheduler(make_optimizer(), total, max_lr, pct, strategy, div, final_div)
-    got = run(sched, total + 10)
+    got = OneCycle(total, max_lr, pct, strategy, div, final_div)(np.arange(total + 10))
     expected = [one_cycle_reference(t, total, max_lr, pct, strategy, div, final_div) for t in range(total + 10)]
     np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-15 * max_lr)
     # torch's OneCycleLR ends at total_steps - 1 and peaks at pct_start * total_steps - 1: the
     # conventions coincide for total_steps = T + 1 and pct_start = (P + 1) / (T + 1).
-    opt = make_optimizer()
-    torch_sched = torch.optim.lr_scheduler.OneCycleLR(
-        opt, max_lr=max_lr, total_steps=total + 1, pct_start=(pct * total + 1) / (total + 1),
-        anneal_strategy=strategy, div_factor=div, final_div_factor=final_div, cycle_momentum=False,
-    )
-    torch_lrs = []
-    for t in range(total + 1):
-        torch_lrs.append(opt.param_groups[0]["lr"])
-        opt.step()
-        if t < total:
-            torch_sched.step()
-    np.testing.assert_allclose(got[: total + 1], torch_lrs, rtol=1e-12, atol=1e-15 * max_lr)
+    torch_lrs = torch_one_cycle(max_lr=max_lr, total_steps=total + 1, pct_start=(pct * total + 1) / (total + 1),
+                                anneal_strategy=strategy, div_factor=div, final_div_factor=final_div)
+    np.testing.assert_allclose(got[: total + 1], torch_lrs[:, 0], rtol=1e-12, atol=1e-15 * max_lr)
+
+
+def torch_one_cycle(group_lrs=(0.1,), **kwargs) -> np.ndarray:
+    """Every group's lr at each step of torch's OneCycleLR, over its whole cycle."""
+    optimizer = make_optimizer()
+    optimizer.param_groups.clear()
+    for lr in group_lrs:
+        optimizer.add_param_group({"params": [torch.nn.Parameter(torch.zeros(1))], "lr": lr})
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, cycle_momentum=False, **kwargs)
+    seen = []
+    for t in range(scheduler.total_steps):
+        seen.append([group["lr"] for group in optimizer.param_groups])
+        optimizer.step()
+        if t < scheduler.total_steps - 1:
+            scheduler.step()
+    return np.array(seen)
+
+
+def lrsched_one_cycle(steps, group_lrs=(0.1,), **kwargs) -> np.ndarray:
+    optimizer = make_optimizer()
+    optimizer.param_groups.clear()
+    for lr in group_lrs:
+        optimizer.add_param_group({"params": [torch.nn.Parameter(torch.zeros(1))], "lr": lr})
+    scheduler = OneCycleScheduler(optimizer, **kwargs)
+    seen = []
+    for _ in range(steps):
+        seen.append([group["lr"] for group in optimizer.param_groups])
+        optimizer.step()
+        scheduler.step()
+    return np.array(seen)
+
+
+ONE_CYCLE_SETTINGS = [
+    dict(max_lr=0.4, total_steps=100),
+    dict(max_lr=0.4, total_steps=37, pct_start=0.45, anneal_strategy="linear", div_factor=10.0),
+    dict(max_lr=0.4, total_steps=100, three_phase=True),
+    dict(max_lr=0.2, total_steps=61, pct_start=0.25, three_phase=True, anneal_strategy="linear", final_div_factor=30.0),
+    dict(max_lr=0.3, epochs=7, steps_per_epoch=13),
+    dict(max_lr=0.3, epochs=4, steps_per_epoch=25, three_phase=True, pct_start=0.2),
+    dict(max_lr=[0.4, 0.1, 0.0], total_steps=50, group_lrs=(1.0, 2.0, 3.0)),
+    dict(max_lr=[0.05, 0.5], epochs=3, steps_per_epoch=20, three_phase=True, group_lrs=(0.1, 0.1)),
+]
+
+
+@pytest.mark.parametrize("setting", ONE_CYCLE_SETTINGS)
+def test_one_cycle_scheduler_is_torch_one_cycle_lr_step_for_step(setting):
+    theirs = torch_one_cycle(**dict(setting))
+    ours = lrsched_one_cycle(len(theirs) + 5, **dict(setting))
+    np.testing.assert_allclose(ours[: len(theirs)], theirs, rtol=1e-13, atol=1e-17)
+    assert np.all(ours[len(theirs):] == ours[len(theirs) - 1])  # holds the final lr (torch raises)
+
+
+def test_one_cycle_scheduler_arguments():
+    with pytest.raises(ValueError, match="epochs and steps_per_epoch"):
+        OneCycleScheduler(make_optimizer(), 0.1)
+    with pytest.raises(ValueError, match="max_lr must have one value per param group"):
+        OneCycleScheduler(make_optimizer(), [0.1, 0.2], total_steps=10)
+    with pytest.raises(ValueError, match="pct_start \\* total_steps must be > 1"):
+        OneCycleScheduler(make_optimizer(), 0.1, total_steps=3)
+    with pytest.raises(ValueError, match="three_phase"):
+        OneCycleScheduler(make_optimizer(), 0.1, total_steps=100, pct_start=0.6, three_phase=True)
+    with pytest.raises(ValueError, match="max_lr\\[1\\]"):
+        OneCycleScheduler(make_optimizer([0.1, 0.1]), [0.1, -1.0], total_steps=10)
 
 
 def test_one_cycle_exact_endpoints():
@@ -314,7 +368,8 @@ def configs(draw):
         div = draw(st.floats(1.0, 100.0))
         final_div = draw(st.floats(1.0, 1e4))
         low = max_lr / div / final_div
-        return kind, (lambda opt: OneCycleScheduler(opt, total, max_lr, pct, strategy, div, final_div)), low, max_lr
+        total += 2 + int(1 / pct)  # torch's convention needs pct_start * total_steps > 1
+        return kind, (lambda opt: OneCycleScheduler(opt, max_lr, total, None, None, pct, strategy, div, final_div)), low, max_lr
     start = draw(st.floats(1e-7, 1.0))
     end = start * draw(st.floats(1.0001, 1e6))
     steps = draw(st.integers(1, 400))
@@ -381,14 +436,14 @@ def test_fresh_scheduler_holds_step_zero_and_is_an_lr_scheduler():
     for sched in (
         WSDScheduler(make_optimizer(), 10, 4, 0.3, warmup_steps=2, init_lr=0.03),
         InverseSqrtScheduler(make_optimizer(), 4, 0.3),
-        OneCycleScheduler(make_optimizer(), 10, 0.3),
+        OneCycleScheduler(make_optimizer(), 0.3, 10),
     ):
         assert isinstance(sched, torch.optim.lr_scheduler.LRScheduler)
         assert sched.optimizer.param_groups[0]["lr"] == sched.lr_at(0) == sched.schedule(0)
 
 
 def test_no_step_order_warning(recwarn):
-    sched = OneCycleScheduler(make_optimizer(), 10, 0.3)
+    sched = OneCycleScheduler(make_optimizer(), 0.3, 10)
     run(sched, 5)
     assert not [w for w in recwarn if "lr_scheduler.step()" in str(w.message)]
 
@@ -447,3 +502,49 @@ def test_bad_arguments_raise_naming_the_argument(factory, kwargs, name):
 def test_scheduler_rejects_non_optimizer():
     with pytest.raises(TypeError, match="optimizer"):
         WSDScheduler("not an optimizer", 10, 2, 0.1)
+
+
+# -- issue 17: the ramp in log space ---------------------------------------------------------------------
+@pytest.mark.parametrize("start, end", [(1e-310, 0.1), (0.1, 1e-310), (5e-324, 1.0), (1e-300, 1e300)])
+def test_exponential_ramp_over_any_float_range_is_finite_and_geometric(start, end):
+    ramp = ExponentialRamp(start, end, 10)
+    values = ramp(np.arange(12))
+    assert np.all(np.isfinite(values)) and values[0] == start and values[10] == values[11] == end
+    assert [ramp(t) for t in range(12)] == values.tolist()
+    # 10**(log10 start + t/10 (log10 end - log10 start)), away from the subnormal ends
+    decades = [math.log10(start) + t / 10 * (math.log10(end) - math.log10(start)) for t in range(1, 10)]
+    np.testing.assert_allclose(values[1:10], [10.0**d for d in decades], rtol=1e-9)
+
+
+# -- issue 17: pytorch-optimizer 4.1.0's get_wsd_schedule -------------------------------------------------
+@pytest.mark.parametrize("cooldown", COOLDOWNS)
+@pytest.mark.parametrize("ratio", [0.0, 0.1, 0.5])
+@pytest.mark.parametrize("warmup, stable, decay", [(2, 2, 3), (0, 5, 4), (3, 0, 1), (10, 20, 30)])
+def test_get_wsd_schedule_matches_the_reference_where_it_keeps_its_floor(cooldown, ratio, warmup, stable, decay):
+    from pytorch_optimizer.lr_scheduler.wsd import get_wsd_schedule as theirs
+
+    from lrsched import get_wsd_schedule
+
+    steps = warmup + stable + decay + 5
+    reference = run(theirs(make_optimizer((0.3, 0.03)), warmup, stable, decay, ratio, cooldown_type=cooldown), steps)
+    ours_scheduler = get_wsd_schedule(make_optimizer((0.3, 0.03)), warmup, stable, decay, ratio, cooldown_type=cooldown)
+    ours = run(ours_scheduler, steps)
+    if ratio == 0.0 or cooldown == "cosine":  # the reference ignores the floor in the other cooldowns
+        np.testing.assert_allclose(ours, reference, rtol=1e-12, atol=1e-17)
+    else:  # here they land on it continuously: same warmup and plateau, a cooldown within [floor, peak]
+        cool = warmup + stable
+        np.testing.assert_allclose(ours[: cool + 1], reference[: cool + 1], rtol=1e-12)
+        assert np.all(ours[cool:] >= 0.3 * ratio) and ours[-1] == reference[-1] == pytest.approx(0.3 * ratio)
+    groups = run_all_groups(ours_scheduler, 3)
+    assert groups[:, 1] == pytest.approx(groups[:, 0] / 10)  # LambdaLR-like: each group by its own lr
+
+
+def test_get_wsd_schedule_rejects_what_it_does_not_provide():
+    from lrsched import get_wsd_schedule
+
+    with pytest.raises(ValueError, match="num_cycles"):
+        get_wsd_schedule(make_optimizer(), 1, 1, 2, num_cycles=1.0)
+    with pytest.raises(ValueError, match="num_decay_steps"):
+        get_wsd_schedule(make_optimizer(), 1, 1, 0)
+    with pytest.raises(ValueError, match="cooldown"):
+        get_wsd_schedule(make_optimizer(), 1, 1, 2, cooldown_type="1-cube")

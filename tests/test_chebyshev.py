@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+import lrsched
 from lrsched import (
     ChebyshevSteps,
     get_chebyshev_lr,
@@ -14,6 +15,7 @@ from lrsched import (
     get_chebyshev_schedule,
     get_chebyshev_steps,
 )
+from lrsched.chebyshev import fractal_index
 
 
 def chebyshev_T(n: int, x: float) -> float:
@@ -40,7 +42,7 @@ def fractal_order(T: int) -> list[int]:
 
 @pytest.mark.parametrize("T, m, M", [(1, 0.05, 1.0), (5, 0.05, 1.0), (16, 0.05, 1.0), (13, 0.2, 3.0), (64, 0.01, 1.0)])
 def test_steps_are_reciprocal_chebyshev_nodes(T, m, M):
-    steps = get_chebyshev_steps(T, m=m, M=M)
+    steps = get_chebyshev_steps(T, small_m=m, big_m=M)
     nodes = [(M + m) / 2 - (M - m) / 2 * math.cos((t + 0.5) * math.pi / T) for t in range(T)]
     np.testing.assert_allclose(steps, [1 / x for x in nodes], rtol=1e-14)
     assert steps.shape == (T,) and np.all(np.diff(steps) < 0)  # largest first
@@ -124,7 +126,7 @@ def test_get_chebyshev_lr_is_zero_based_and_scaled():
 def test_schedule_scales_the_optimizer_lr_and_warmup_is_constant(make_optimizer, train_lrs):
     optimizer = make_optimizer([0.2, 0.02])
     scheduler = get_chebyshev_schedule(optimizer, num_epochs=10, m=0.1, M=2.0)
-    table = 0.2 * get_chebyshev_steps(10, m=0.1, M=2.0)[get_chebyshev_permutation(10)]
+    table = 0.2 * get_chebyshev_steps(10, 0.1, 2.0)[get_chebyshev_permutation(10)]
     seen = train_lrs(optimizer, scheduler, 25)
     assert [row[0] for row in seen] == pytest.approx([table[t % 10] for t in range(25)], rel=1e-15)
     assert [row[1] for row in seen] == pytest.approx([table[t % 10] / 10 for t in range(25)], rel=1e-15)
@@ -159,21 +161,7 @@ def test_non_integer_steps_are_rejected():
         ChebyshevSteps(T=4)([0.0, 0.5])
 
 
-def test_table_is_cached_and_read_only():
-    from lrsched.chebyshev import _fractal_steps
-
-    a = ChebyshevSteps(T=1000)
-    a(5)
-    table = _fractal_steps(1000, 0.05, 1.0)
-    assert ChebyshevSteps(T=1000)(5) == a(5) and _fractal_steps(1000, 0.05, 1.0) is table
-    assert not table.flags.writeable
-    values = a(np.arange(3))
-    values[:] = 0.0  # the caller's copy, not the table
-    assert a(0) != 0.0
-
-
-def test_many_schedules_stepped_in_turn_build_each_table_once(make_optimizer):
-    """More live schedules than the shared cache holds: each keeps its own table."""
+def test_no_table_is_built_and_outputs_are_the_callers(make_optimizer):
     from unittest import mock
 
     import lrsched.chebyshev as module
@@ -183,4 +171,119 @@ def test_many_schedules_stepped_in_turn_build_each_table_once(make_optimizer):
         for _ in range(3):
             for scheduler in schedulers:
                 scheduler.step()
-    assert spy.call_count == 40
+        schedulers[0].lr_at(np.arange(5000))
+    assert spy.call_count == 0
+    a = ChebyshevSteps(T=1000)
+    values = a(np.arange(3))
+    values[:] = 0.0
+    assert a(0) != 0.0
+
+
+# -- the fractal order entry by entry (issue 17) ----------------------------------------------------------
+def reference_order(T: int) -> list[int]:
+    """pytorch-optimizer 4.1.0's get_chebyshev_permutation (the next power of two), restricted to < T."""
+    from pytorch_optimizer.lr_scheduler.chebyshev import get_chebyshev_permutation as theirs
+
+    order = theirs(T)
+    return order[order < T].tolist()
+
+
+SIZES = list(range(1, 130)) + [255, 256, 257, 1000, 1023, 1025, 3000, 4096, 4097, 65535, 65537, 100_003]
+
+
+@pytest.mark.parametrize("T", SIZES)
+def test_entry_by_entry_equals_the_table_construction(T):
+    expected = [i for i in fractal_order(1 << (T - 1).bit_length()) if i < T] if T <= 5000 else reference_order(T)
+    assert fractal_index(np.arange(T), T).tolist() == expected
+    assert get_chebyshev_permutation(T).tolist() == expected
+    assert reference_order(T) == expected
+    probe = sorted({0, T - 1, T // 2, T // 3, (2 * T) // 3})
+    assert [fractal_index(t, T) for t in probe] == [expected[t] for t in probe]  # the scalar path
+
+
+@pytest.mark.parametrize("T", [1, 2, 3, 6, 7, 9, 16, 17, 31, 33, 100, 129, 1000, 4097])
+def test_stepping_walk_equals_random_access_bit_for_bit(T):
+    schedule = ChebyshevSteps(T=T, lr=0.3, m=0.02, M=1.7)
+    stepped = [schedule(t) for t in range(3 * T + 3)]  # sequential: the O(1) walk, wrapping twice
+    jumped = [ChebyshevSteps(T=T, lr=0.3, m=0.02, M=1.7)(t) for t in range(3 * T + 3)]  # fresh: the O(log T) select
+    assert stepped == jumped == schedule(np.arange(3 * T + 3)).tolist()
+    nodes = 0.3 * get_chebyshev_steps(T, 0.02, 1.7)
+    assert stepped[:T] == nodes[reference_order(T)].tolist()
+
+
+@pytest.mark.parametrize("T", [2**20 + 1, 10**8, 3 * 10**12, 2**53])
+def test_huge_num_epochs_cost_no_memory(T):
+    import time
+    import tracemalloc
+
+    tracemalloc.start()
+    began = time.process_time()
+    schedule = ChebyshevSteps(T=T)
+    steps = [s for s in (0, 1, 2, T // 2, T - 1, T, T + 1) if s <= 2**53]
+    values = schedule(np.array(steps))
+    assert [schedule(t) for t in steps] == values.tolist()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert time.process_time() - began < 1.0 and peak < 10_000_000  # 10**8 took 12.8 s and 1 GiB
+    # entries against the node formula at the permuted index, the index by the doubling rule's bits
+    p = (T - 1).bit_length()
+    for t in (0, 1, 2):
+        assert values[t] == pytest.approx(1 / (0.525 - 0.475 * math.cos((fractal_index(t, T) + 0.5) * math.pi / T)))
+    assert fractal_index(1, T) == (1 << p) - 1 or (1 << p) - 1 >= T  # sigma(1) = N - 1 when kept
+
+
+def test_steps_beyond_two_to_the_53_raise_instead_of_rounding():
+    schedule = ChebyshevSteps(T=3)
+    assert schedule(2**53) == schedule(2**53 % 3)  # 2**53 is exact in float64
+    assert schedule(np.array([2**53], dtype=np.int64)).tolist() == [schedule(2**53 % 3)]
+    for bad in (2**53 + 1, 2**63 - 1):
+        with pytest.raises(ValueError, match="2\\*\\*53"):
+            schedule(bad)
+        with pytest.raises(ValueError, match="2\\*\\*53"):
+            schedule(np.array([0, bad], dtype=np.int64))
+    with pytest.raises(ValueError, match="epoch"):
+        get_chebyshev_lr(1.0, epoch=2**80 + 1, num_epochs=3)
+    with pytest.raises(ValueError, match="T must be <= 2"):
+        ChebyshevSteps(T=2**53 + 1)
+
+
+# -- pytorch-optimizer 4.1.0 names and signatures ---------------------------------------------------------
+def test_drop_in_names_and_signatures():
+    import inspect
+
+    import pytorch_optimizer.lr_scheduler.chebyshev as theirs
+
+    for name in ("get_chebyshev_steps", "get_chebyshev_perm_steps", "get_chebyshev_lr_lambda", "get_chebyshev_schedule"):
+        ours = inspect.signature(getattr(lrsched, name)).parameters
+        ref = inspect.signature(getattr(theirs, name)).parameters
+        positional = [n for n, p in ours.items() if p.kind is p.POSITIONAL_OR_KEYWORD]
+        assert positional == list(ref), name
+        assert all(ours[n].default == ref[n].default for n in ref), name
+    assert get_chebyshev_steps(num_epochs=4, small_m=0.1, big_m=2.0).tolist() == get_chebyshev_steps(4, 0.1, 2.0).tolist()
+    np.testing.assert_allclose(get_chebyshev_steps(7, 0.1, 2.0), theirs.get_chebyshev_steps(7, 0.1, 2.0), rtol=1e-15)
+
+
+@pytest.mark.parametrize("T", [8, 16, 32, 64])
+def test_perm_steps_and_lambda_agree_with_the_reference_on_powers_of_two(T):
+    """On a power of two >= 8 4.1.0's table is whole (only its index is off by two): the tables agree."""
+    import pytorch_optimizer.lr_scheduler.chebyshev as theirs
+
+    np.testing.assert_allclose(lrsched.get_chebyshev_perm_steps(T), theirs.get_chebyshev_perm_steps(T), rtol=1e-15)
+    np.testing.assert_allclose(
+        [lrsched.get_chebyshev_lr_lambda(e, T) for e in range(2 * T)],
+        [theirs.get_chebyshev_perm_steps(T)[e % T] for e in range(2 * T)],
+        rtol=1e-15,
+    )
+    assert lrsched.get_chebyshev_lr_lambda(5, T, is_warmup=True) == 1.0
+
+
+def test_schedule_positions_are_the_references(make_optimizer):
+    optimizer = make_optimizer([0.5])
+    scheduler = get_chebyshev_schedule(optimizer, 8, False, -1, m=0.1, M=1.0)
+    assert scheduler.lr_at(0) == pytest.approx(0.5 * get_chebyshev_steps(8, 0.1, 1.0)[0])
+    import inspect
+
+    parameters = inspect.signature(get_chebyshev_schedule).parameters
+    assert parameters["m"].kind is parameters["M"].kind is inspect.Parameter.KEYWORD_ONLY
+    with pytest.raises(ValueError, match="num_epochs"):
+        lrsched.get_chebyshev_perm_steps(0)
