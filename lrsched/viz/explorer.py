@@ -68,8 +68,8 @@ class Control:
     ----------
     name : str
         The keyword argument of ``compute``; a Python identifier.
-    values : sequence of numbers, str or bool
-        The grid of this control, at least two distinct values. Evenly spaced numbers become a
+    values : list
+        The grid of this control: at least two distinct numbers, strings or booleans. Evenly spaced numbers become a
         slider (``<input type="range">``), anything else a drop-down (``<select>``).
     label : str, optional
         The visible label (default: ``name`` with ``_`` as spaces). Plain text; use unicode for
@@ -135,7 +135,7 @@ class Control:
 
     @property
     def param(self) -> str:
-        """The Vega-Lite parameter name (prefixed: ``width`` or ``height`` are Vega's own)."""
+        """The Vega-Lite parameter name, prefixed with ``c_`` (``width`` or ``height`` are Vega's own)."""
         return f"c_{self.name}"
 
     def index_expr(self) -> str:
@@ -175,8 +175,8 @@ class Panel:
     name : str
         The key of this panel's table in the dict ``compute`` returns. A table is a dict of
         equal-length columns (arrays or lists of numbers, str or bool) or a pandas DataFrame.
-    mark : {"line", "point", "bar", "rule", "text"}
-        ``"rule"`` draws vertical lines at ``x`` (or horizontal ones at ``y`` when ``x`` is
+    mark : str
+        One of ``"line"``, ``"point"``, ``"bar"``, ``"rule"``, ``"text"``. ``"rule"`` draws vertical lines at ``x`` (or horizontal ones at ``y`` when ``x`` is
         None). ``"text"`` draws the table itself (a small table of numbers), using ``columns``.
     x, y : str, optional
         Column names (required for every mark but ``"text"``; ``"rule"`` needs one of them).
@@ -184,9 +184,10 @@ class Panel:
         A column splitting the rows into colored series (one line per value).
     title, x_title, y_title : str, optional
         Plain text (unicode symbols such as ``η_t``; no TeX).
-    x_scale, y_scale : {"linear", "log"}
-    x_domain, y_domain : "shared", "auto" or (low, high)
-        ``"shared"`` (default): fixed over the whole grid, so a control that scales the data
+    x_scale, y_scale : str
+        ``"linear"`` (default) or ``"log"``.
+    x_domain, y_domain : str or tuple
+        ``"shared"`` (default), ``"auto"`` or ``(low, high)``. ``"shared"``: fixed over the whole grid, so a control that scales the data
         visibly moves it instead of rescaling the axis. ``"auto"``: fit each setting.
     tooltip : bool or list of str
         Show values on hover: True for the encoded columns, or the columns to show.
@@ -317,7 +318,7 @@ def _as_table(value: Any, panel: str, where: str) -> Table:
 
 
 def _fmt(value: Any) -> str:
-    """A number as stored in the page: 10 significant digits; non-finite as empty (null)."""
+    """A number as stored in the page (SIGNIFICANT_DIGITS); non-finite as empty (null)."""
     if isinstance(value, (bool, np.bool_)):
         return "true" if value else "false"
     if isinstance(value, str):
@@ -409,7 +410,7 @@ class Explorer:
 
     @property
     def id(self) -> str:
-        """A stable element id: the same explorer gets the same id on every run (no output churn)."""
+        """A stable element id; the same explorer gets the same id on every run (no output churn)."""
         return "lrsched-explorer-" + hashlib.sha1(_spec_json(self.spec).encode()).hexdigest()[:12]
 
     def to_html(self) -> str:
@@ -563,12 +564,12 @@ def explorer(
 
     spec = _build_spec(compute, controls, panels, title, keys, data, errors)
     ex = Explorer(compute=compute, controls=controls, panels=panels, title=title, settings=settings, data=data, errors=errors, spec=spec)
-    _check_every_control_matters(ex, keys)
     if ex.nbytes > max_bytes:
         raise ValueError(
             f"explorer {title!r} embeds {ex.nbytes / 1e3:.0f} kB of data, over max_bytes={max_bytes}: "
             f"use fewer grid points ({len(keys)} settings now) or fewer rows per table (e.g. every 5th step)"
         )
+    _check_every_control_matters(ex, keys)
     return ex
 
 
@@ -679,10 +680,11 @@ def _build_spec(compute, controls, panels, title, keys, data, errors) -> dict[st
 
         def add(key: tuple, table_rows: list[list[str]]) -> None:
             signature = tuple(map(tuple, table_rows))
-            if signature not in table_ids:
-                table_ids[signature] = len(table_ids)
-                rows.extend([str(table_ids[signature]), *row] for row in table_rows)
-            table_of_setting[index[key]] = table_ids[signature]
+            table_id = table_ids.get(signature)
+            if table_id is None:
+                table_id = table_ids[signature] = len(table_ids)
+                rows.extend([str(table_id), *row] for row in table_rows)
+            table_of_setting[index[key]] = table_id
 
         if panel.mark == "text":
             columns = list(panel.columns or first.keys())
