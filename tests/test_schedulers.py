@@ -349,6 +349,7 @@ def test_removed_param_group_is_reported(make_optimizer):
     optimizer = make_optimizer([0.1, 0.01])
     scheduler = LinearScheduler(optimizer, t_max=10, max_lr=0.1)
     del optimizer.param_groups[1]
+    optimizer.step()
     with pytest.raises(ValueError, match="param groups"):
         scheduler.step()
 
@@ -370,6 +371,7 @@ def test_optimizer_groups_replaced_by_load_state_dict_are_rechecked(make_optimiz
     """The fast path caches that the groups hold floats; a new group list must be looked at again."""
     optimizer = make_optimizer([0.1])
     scheduler = LinearScheduler(optimizer, t_max=10, max_lr=0.1)
+    optimizer.step()
     scheduler.step()
     old_groups = optimizer.param_groups
     optimizer.load_state_dict(optimizer.state_dict())
@@ -381,6 +383,7 @@ def test_optimizer_groups_replaced_by_load_state_dict_are_rechecked(make_optimiz
 def test_step_with_epoch_jumps(make_optimizer):
     optimizer = make_optimizer([0.1])
     scheduler = LinearScheduler(optimizer, t_max=10, max_lr=0.1)
+    optimizer.step()
     scheduler.step(7)
     assert scheduler.last_epoch == 7 and optimizer.param_groups[0]["lr"] == pytest.approx(0.03)
     with pytest.raises(ValueError, match="epoch"):
@@ -474,6 +477,7 @@ def test_a_corrupted_state_is_refused(make_optimizer, key, value):
 def test_step_epoch_accepts_numpy_ints_and_integral_floats(make_optimizer, epoch):
     optimizer = make_optimizer([0.1])
     scheduler = LinearScheduler(optimizer, t_max=10, max_lr=0.1)
+    optimizer.step()
     scheduler.step(epoch)
     assert scheduler.last_epoch == 7 and type(scheduler.last_epoch) is int
     assert optimizer.param_groups[0]["lr"] == pytest.approx(0.03)
@@ -485,6 +489,8 @@ def test_fractional_epochs_give_the_closed_form_like_torch_warm_restarts(make_op
     ours = CosineAnnealingWarmupRestarts(ours_opt, first_cycle_steps=10, max_lr=0.1, min_lr=0.0)
     reference = CosineAnnealingWarmRestarts(ref_opt, T_0=10, eta_min=0.0)
     iters = 4
+    ours_opt.step()
+    ref_opt.step()
     for epoch in range(3):
         for i in range(iters):
             ours.step(epoch + i / iters)
