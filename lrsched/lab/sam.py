@@ -323,7 +323,7 @@ class GSAM(SAM):
     References
     ----------
     Zhuang, J., Gong, B., Yuan, L., Cui, Y., Adam, H., Dvornek, N., Tatikonda, S., Duncan, J.,
-    Liu, T. (2022). Surrogate Gap Guided Sharpness-Aware Minimization. ICLR 2022.
+    Liu, T. (2022). Surrogate Gap Minimization Improves Sharpness-Aware Training. ICLR 2022.
 
     Examples
     --------

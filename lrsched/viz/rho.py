@@ -14,7 +14,8 @@ form) and, for comparison, pytorch-optimizer's ``ProportionScheduler`` stepped n
 schedule; and the pairs :math:`(\eta_t, \rho_t)`, which lie on the line. Nothing here re-derives
 a schedule: every number comes from lrsched's closed forms or from the reference library.
 
-Reference: Zhuang et al., *Surrogate Gap Guided Sharpness-Aware Minimization*, ICLR 2022.
+Reference: Zhuang et al., *Surrogate Gap Minimization Improves Sharpness-Aware Training*,
+ICLR 2022.
 """
 
 from __future__ import annotations
