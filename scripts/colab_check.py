@@ -1,7 +1,7 @@
 """``make colab-check``: run every Colab edition the way a student opening it in Colab would.
 
-1. A venv (``.cache/venv-colab``) with Colab's published versions (the constraints file of
-   ``shared/colab``) of everything Colab preinstalls that the chapters touch, except Python (3.11
+1. A venv (``~/.cache/lrsched/venv-colab``, or ``--venv``) with Colab's published versions (the
+   constraints file of ``shared/colab``) of everything Colab preinstalls that the chapters touch, except Python (3.11
    here, 3.13 in Colab) and torch (2.13.0 CPU from this machine's disk: Colab's torch 2.11 exists
    in the registry only as a CUDA build) and setuptools (torch 2.13 needs >= 77, Colab pins 75).
    Rebuilt only when the pins change.
@@ -38,7 +38,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PINS = ROOT.parent / "shared" / "colab" / "colab-cpu-2026-08-19-constraints.txt"
-DEFAULT_VENV = ROOT / ".cache" / "venv-colab"
+# Outside the checkout, so a fresh clone (CI) on the same machine reuses it; rebuilt when the pins change.
+DEFAULT_VENV = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "lrsched" / "venv-colab"
 TORCH = "torch==2.13.0"
 # Preinstalled in Colab, and what the chapters or the check itself use; versions come from the pins.
 COLAB_PACKAGES = [
@@ -74,7 +75,7 @@ def ensure_venv(venv: Path, pins: Path, python: str) -> Path:
     bin_python = venv / "bin" / "python"
     baseline = venv / "colab-freeze.json"
     if stamp.exists() and stamp.read_text() == stamp_text and bin_python.exists() and baseline.exists():
-        log(f"venv {venv.relative_to(ROOT) if venv.is_relative_to(ROOT) else venv} is up to date")
+        log(f"venv {venv} is up to date")
         return bin_python
     start = time.monotonic()
     shutil.rmtree(venv, ignore_errors=True)
@@ -107,13 +108,20 @@ def build_wheel(python: Path, out: Path) -> Path:
             shutil.copy2(ROOT / name, source / name)
     shutil.copytree(ROOT / "lrsched", source / "lrsched",
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    subprocess.run([str(python), "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-                    "-w", str(out), str(source)], check=True)
+    # Built in isolation, as pip builds the git URL in Colab (Colab's setuptools 75 predates the
+    # SPDX license string of pyproject.toml).
+    subprocess.run([str(python), "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out), str(source)],
+                   check=True)
     return next(out.glob("lrsched-*.whl"))
 
 
-def fake_colab(where: Path) -> dict[str, str]:
-    """Env vars that make a kernel believe it runs in Colab: ``google.colab`` imported at start."""
+def fake_colab(where: Path, python: Path) -> dict[str, str]:
+    """Env vars for a kernel of the venv that believes it runs in Colab (``google.colab`` imported)."""
+    kernel = where / "jupyter" / "kernels" / "python3"  # JUPYTER_PATH wins over a user's kernels
+    kernel.mkdir(parents=True)
+    (kernel / "kernel.json").write_text(json.dumps({
+        "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3 (Colab check)", "language": "python"}))
     package = where / "fake" / "google" / "colab"
     package.mkdir(parents=True)
     (package / "__init__.py").write_text('"""Stand-in for Colab\'s module (scripts/colab_check.py)."""\n')
@@ -121,7 +129,8 @@ def fake_colab(where: Path) -> dict[str, str]:
     startup = where / "ipython" / "profile_default" / "startup"
     startup.mkdir(parents=True)
     (startup / "00-colab.py").write_text("import google.colab  # noqa: F401\n")
-    return {"PYTHONPATH": str(where / "fake"), "IPYTHONDIR": str(where / "ipython")}
+    return {"PYTHONPATH": str(where / "fake"), "IPYTHONDIR": str(where / "ipython"),
+            "JUPYTER_PATH": str(where / "jupyter")}
 
 
 # -- one chapter ----------------------------------------------------------------------------------
@@ -303,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("notebooks", nargs="*", type=Path)
     parser.add_argument("--pins", type=Path, default=Path(os.environ.get("LRSCHED_COLAB_PINS", DEFAULT_PINS)))
-    parser.add_argument("--venv", type=Path, default=DEFAULT_VENV)
+    parser.add_argument("--venv", type=Path, default=Path(os.environ.get("LRSCHED_COLAB_VENV", DEFAULT_VENV)))
     parser.add_argument("--python", default=os.environ.get("LRSCHED_COLAB_PYTHON", sys.executable),
                         help="the interpreter of the venv (default: this one)")
     parser.add_argument("--jobs", type=int, default=2, help="chapters run side by side after the first")
@@ -327,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
     failures: dict[str, list[str]] = {}
     with tempfile.TemporaryDirectory(prefix="colab-check-") as tmp:
         wheel = build_wheel(python, Path(tmp))
-        env = fake_colab(Path(tmp))
+        env = fake_colab(Path(tmp), python)
         try:
             # The first chapter installs into a fresh "Colab"; the others then find lrsched
             # installed (as in a Colab session that ran the cell before) and run side by side.
