@@ -662,9 +662,11 @@ def _build_spec(compute, controls, panels, title, keys, data, errors) -> dict[st
     keep = {"filter": f"datum.{SETTING} == {SETTING_PARAM}"}
     params = [c.vega_param() for c in controls] + [{"name": SETTING_PARAM, "expr": key_expr}]
 
+    # lrsched's message, wrapped to fit the narrowest panel (about 7 px per character at 13 px)
+    narrowest = min(_panel_size(p, len(panels), 1, len(p.columns or ()) or 2)[0] for p in panels)
     error_rows = []
     for key, message in errors.items():
-        wrapped = "\n".join(textwrap.wrap(message, 48)[:8])
+        wrapped = "\n".join(textwrap.wrap(message, max(16, narrowest // 7))[:10])
         error_rows.append([str(index[key]), wrapped])
     error_data = {"values": _csv([SETTING, "message"], error_rows), "format": {"type": "csv", "parse": {SETTING: "number", "message": "string"}}}
 
@@ -792,7 +794,8 @@ def _build_spec(compute, controls, panels, title, keys, data, errors) -> dict[st
     if title:
         spec["title"] = {"text": title, "anchor": "start", "fontSize": 15}
     spec.update({"usermeta": usermeta, "params": params, "columns": 2, "concat": charts,
-                 "config": {"view": {"continuousWidth": 255}, "axis": {"labelFontSize": 11, "titleFontSize": 12}}})
+                 "config": {"view": {"continuousWidth": 255}, "axis": {"labelFontSize": 11, "titleFontSize": 12},
+                            "legend": {"orient": "bottom", "direction": "vertical", "labelLimit": 250}}})
     return spec
 
 
