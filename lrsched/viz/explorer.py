@@ -793,7 +793,8 @@ def _build_spec(compute, controls, panels, title, keys, data, errors) -> dict[st
     spec: dict[str, Any] = {"$schema": "https://vega.github.io/schema/vega-lite/v5.json"}
     if title:
         spec["title"] = {"text": title, "anchor": "start", "fontSize": 15}
-    spec.update({"usermeta": usermeta, "params": params, "columns": 2, "concat": charts,
+    # white behind the charts: readable under the book's dark theme too
+    spec.update({"usermeta": usermeta, "params": params, "columns": 2, "concat": charts, "background": "white", "padding": 6,
                  "config": {"view": {"continuousWidth": 255}, "axis": {"labelFontSize": 11, "titleFontSize": 12},
                             "legend": {"orient": "bottom", "direction": "vertical", "labelLimit": 250}}})
     return spec
