@@ -374,6 +374,9 @@ class ScheduledLR(LRScheduler):
             "group_scales": list(self.group_scales),
             "outside_factors": list(self.outside_factors),
             "reference_group": self.reference_group,
+            # what the groups hold now (after an outside change, not always schedule * factors
+            # to the last bit), so that a resumed optimizer holds exactly the same lrs
+            "last_lrs": [float(group["lr"]) for group in self.optimizer.param_groups],
         }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
@@ -425,6 +428,11 @@ class ScheduledLR(LRScheduler):
         except (TypeError, ValueError) as error:
             raise ValueError(f"state_dict last_epoch: {error}") from None
         step_count = _checks.integer("state_dict _step_count", state_dict["_step_count"], minimum=0)
+        last_lrs = state_dict.get("last_lrs")
+        if last_lrs is not None:
+            last_lrs = [_checks.learning_rate(f"state_dict last_lrs[{i}]", lr) for i, lr in enumerate(last_lrs)]
+            if len(last_lrs) != len(scales):
+                raise ValueError(f"state_dict is inconsistent: {len(scales)} group_scales, {len(last_lrs)} last_lrs")
         factor = self.schedule(last_epoch)  # checked by _write below; nothing is changed before
         if not 0.0 <= factor < _INF:
             raise ValueError(f"the schedule gives the learning rate {factor!r} at the saved step {last_epoch}")
@@ -439,6 +447,16 @@ class ScheduledLR(LRScheduler):
         self._written = None
         self._float_groups = None
         self._write(self.last_epoch)
+        if last_lrs is not None:  # the saved lrs themselves (equal to the write but for outside changes)
+            written = []
+            for group, lr in zip(groups, last_lrs):
+                if isinstance(group["lr"], torch.Tensor):
+                    group["lr"].fill_(lr)
+                    written.append(float(group["lr"]))
+                else:
+                    group["lr"] = lr
+                    written.append(lr)
+            self._written = written
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(step={self.last_epoch}, schedule={self.schedule!r})"

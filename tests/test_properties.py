@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import lrsched
@@ -77,7 +77,9 @@ def warmup_decay(draw, cls):
     exact = {warmup: max_lr, t_max: min_lr, t_max + 1: min_lr, 10 * t_max + 7: min_lr, 0: init_lr if warmup else max_lr}
     return Case(
         f"{cls.__name__}(t_max={t_max}, max_lr={max_lr}, min_lr={min_lr}, init_lr={init_lr}, warmup={warmup}, {extra})",
-        lambda opt: cls(opt, t_max, max_lr, min_lr, init_lr, warmup, **extra),
+        lambda opt: cls(
+            opt, t_max=t_max, max_lr=max_lr, min_lr=min_lr, init_lr=init_lr, warmup_steps=warmup, **extra
+        ),
         min(init_lr, min_lr),
         max_lr,
         exact,
@@ -371,6 +373,7 @@ def test_restarts_closed_form_hits_its_ends_exactly(first, mult, warm_frac, max_
 
 
 @FAST
+@example(milestones=[1, 2], gamma=0.375, cut=2)  # found by hypothesis: the resumed lr was 1 ulp off
 @given(
     milestones=st.lists(st.integers(1, 30), min_size=1, max_size=4, unique=True).map(sorted),
     gamma=st.floats(0.05, 0.95),

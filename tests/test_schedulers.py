@@ -297,7 +297,7 @@ def test_state_dict_is_plain_numbers(make_optimizer):
     state = scheduler.state_dict()
     assert set(state) == {
         "scheduler", "schedule", "last_epoch", "_step_count", "base_lrs", "group_scales",
-        "outside_factors", "reference_group",
+        "outside_factors", "reference_group", "last_lrs",
     }
 
     def plain(value):
@@ -463,7 +463,8 @@ def test_a_schedule_returning_nan_is_refused_naming_the_step(make_optimizer):
 @pytest.mark.parametrize(
     "key, value",
     [("group_scales", [float("nan")]), ("base_lrs", [float("inf")]), ("group_scales", [-1.0]),
-     ("last_epoch", float("nan")), ("last_epoch", -5), ("outside_factors", [float("nan")])],
+     ("last_epoch", float("nan")), ("last_epoch", -5), ("outside_factors", [float("nan")]),
+     ("last_lrs", [-0.5])],
 )
 def test_a_corrupted_state_is_refused(make_optimizer, key, value):
     optimizer = make_optimizer([0.1])
