@@ -169,7 +169,8 @@ class ScheduledLR(LRScheduler):
 
     **Checkpoints.** ``state_dict()`` first folds in an outside change not yet seen, then stores
     plain numbers plus ``"scheduler"`` (the class) and ``"schedule"`` (the schedule's parameters,
-    :func:`describe`). :meth:`load_state_dict` raises ``ValueError`` naming every difference if
+    :func:`describe`) and ``"last_lrs"`` (the groups' lrs, written back on load so a resumed
+    optimizer holds the very same values). :meth:`load_state_dict` raises ``ValueError`` naming every difference if
     they do not match this scheduler. States written before lrsched stored them (no
     ``"scheduler"`` key) are accepted without that check, their numbers still validated.
 
