@@ -122,6 +122,65 @@ def _position_of(value: int, bits: int) -> int:
     return int(format(gray, f"0{bits}b")[::-1], 2) if bits else 0
 
 
+_REVERSE_MASKS = tuple(
+    (shift, np.uint64(mask))
+    for shift, mask in (
+        (1, 0x5555555555555555),
+        (2, 0x3333333333333333),
+        (4, 0x0F0F0F0F0F0F0F0F),
+        (8, 0x00FF00FF00FF00FF),
+        (16, 0x0000FFFF0000FFFF),
+        (32, 0x00000000FFFFFFFF),
+    )
+)
+
+
+def _values_at_positions(positions: np.ndarray, bits: int) -> np.ndarray:
+    """:func:`_value_at` for a uint64 array: ``gray^-1(rev_bits(j))``, by mask swaps (O(log bits) array ops)."""
+    x = positions
+    for shift, mask in _REVERSE_MASKS:  # reverse all 64 bits (new arrays), then keep the top `bits`
+        x = ((x >> np.uint64(shift)) & mask) | ((x & mask) << np.uint64(shift))
+    x >>= np.uint64(64 - bits)
+    for shift, _ in _REVERSE_MASKS:  # prefix XOR: the inverse Gray code
+        x ^= x >> np.uint64(shift)
+    return x.astype(np.int64)
+
+
+def _fractal_run(first: int, count: int, T: int) -> np.ndarray:
+    """:func:`fractal_index` of the consecutive ranks ``first .. first + count - 1`` (all ``< T``).
+
+    One select for the first rank, then the order of the next power of two read position by
+    position, dropping the entries ``>= T`` (at most one between two kept ones): O(count) memory.
+    """
+    bits = (T - 1).bit_length()
+    if not bits:
+        return np.zeros(count, dtype=np.int64)
+    start = _position_of(fractal_index(first, T), bits)
+    stop = min(start + 2 * count + 1, 1 << bits)
+    values = _values_at_positions(np.arange(start, stop, dtype=np.uint64), bits)
+    return values[values < T][:count]
+
+
+def _fractal_indices(rank: np.ndarray, T: int) -> np.ndarray:
+    """:func:`fractal_index` for an int64 array of ranks ``< T``, taking the fast road it can.
+
+    A whole period when ``T`` is not much larger than the array (memory bounded by the array),
+    runs of consecutive ranks (``lr_at`` over a range of steps) read along the order, and
+    scattered ranks one O(log T) select each.
+    """
+    if rank.size == 0:
+        return np.zeros(rank.shape, dtype=np.int64)
+    if T <= 4 * rank.size:
+        return _fractal_run(0, T, T)[rank]
+    flat = rank.reshape(-1)
+    breaks = np.flatnonzero(np.diff(flat) != 1) + 1
+    if breaks.size < 8:
+        bounds = [0, *breaks.tolist(), flat.size]
+        runs = [_fractal_run(int(flat[a]), b - a, T) for a, b in zip(bounds, bounds[1:])]
+        return np.concatenate(runs).reshape(rank.shape)
+    return fractal_index(rank, T)
+
+
 def get_chebyshev_permutation(num_epochs: int) -> np.ndarray:
     """The fractal order of Agarwal, Goel & Zhang (2021), a permutation of ``range(num_epochs)``.
 
@@ -205,7 +264,7 @@ class ChebyshevSteps(Schedule):
         index = t.astype(np.int64)  # exact: steps are at most 2**53
         if np.any(index != t):
             raise ValueError("Chebyshev steps are indexed by integer steps")
-        return self.lr * _node_steps(fractal_index(index % self.T, self.T), self.T, self.m, self.M)
+        return self.lr * _node_steps(_fractal_indices(index % self.T, self.T), self.T, self.m, self.M)
 
 
 def get_chebyshev_perm_steps(num_epochs: int) -> np.ndarray:

@@ -74,7 +74,8 @@ class REXScheduler(ScheduledLR):
     Differences from pytorch-optimizer 4.1.0: there the groups hold ``min_lr`` (0 by default)
     until the first ``step()``, so the first optimizer step runs at ``min_lr`` and ``max_lr`` is
     never applied, and every group gets the same value. Here step 0 runs at ``max_lr`` and
-    groups keep their ratios.
+    groups keep their ratios. Its ``step()`` returns the lr; here ``step()`` returns ``None`` (as
+    torch's schedulers do; read ``get_last_lr()``), and bad arguments raise ``ValueError``.
     """
 
     def __init__(

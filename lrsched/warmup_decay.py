@@ -175,9 +175,12 @@ _DIFFERS_DOC = """
     -----
     Differences from pytorch-optimizer 4.1.0: that version is not an ``LRScheduler`` (no
     ``state_dict``), leaves ``min_lr`` in the groups before the first step so the schedule runs
-    one step late, keeps going past ``t_max`` (linear goes negative, cosine climbs back) and writes
-    one value into every param group. Here the lr at step ``t`` is applied by the ``t``-th step,
-    is clamped after ``t_max``, and per-group ratios are kept.
+    *one step late*, keeps going past ``t_max`` (linear goes negative, cosine climbs back) and
+    writes one value into every param group. Here the lr at step ``t`` is applied by the
+    ``t``-th step, is clamped after ``t_max``, and per-group ratios are kept. Its ``step()``
+    returns the lr; here ``step()`` returns ``None`` (as torch's schedulers do; read
+    ``get_last_lr()``), and bad arguments raise ``ValueError``/``TypeError`` naming the argument
+    (4.1.0: ``NegativeLRError``/``NegativeStepError``).
 """
 
 
@@ -234,18 +237,22 @@ class PolyScheduler(ScheduledLR):
     pytorch-optimizer's ``PolyScheduler`` also *rises*: it computes ``(t - warmup)**poly_order``
     without dividing by the horizon (ported from GSAM's inverse-power decay, which used a negative
     order). Here the progress is normalised, so the lr falls from ``max_lr`` to ``min_lr``.
+    Same positions as 4.1.0: ``PolyScheduler(optimizer, poly_order=0.5, **kwargs)``, the rest
+    keyword-only. Bad arguments raise ``ValueError``/``TypeError`` naming the argument (4.1.0:
+    ``NegativeLRError``/``NegativeStepError``), and ``step()`` returns ``None`` (4.1.0: the lr).
 """
     )
 
     def __init__(
         self,
         optimizer: Optimizer,
+        poly_order: float = 0.5,
+        *,
         t_max: int,
         max_lr: float,
         min_lr: float = 0.0,
         init_lr: float = 0.0,
         warmup_steps: int = 0,
-        poly_order: float = 0.5,
         last_epoch: int = -1,
     ) -> None:
         schedule = warmup_poly(t_max, max_lr, min_lr, init_lr, warmup_steps, poly_order)

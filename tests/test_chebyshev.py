@@ -287,3 +287,21 @@ def test_schedule_positions_are_the_references(make_optimizer):
     assert parameters["m"].kind is parameters["M"].kind is inspect.Parameter.KEYWORD_ONLY
     with pytest.raises(ValueError, match="num_epochs"):
         lrsched.get_chebyshev_perm_steps(0)
+
+
+@pytest.mark.parametrize("T", [1, 2, 3, 5, 13, 100, 4097, 65537, 10**6, 2**40 + 7, 2**53])
+def test_every_array_road_gives_the_select(T):
+    """Whole period (small T), runs of consecutive ranks (lr_at over a range), scattered ranks."""
+    from lrsched.chebyshev import _fractal_indices
+
+    rng = np.random.default_rng(T % 1000)
+    arrays = [
+        np.arange(min(T, 5000)),
+        np.arange(max(T - 3, 0), T + 2000) % T,  # a run that wraps around the period
+        rng.integers(0, T, size=300),
+        np.array([T - 1]),
+        np.arange(10) % T,
+        np.array([], dtype=np.int64),
+    ]
+    for ranks in arrays:
+        assert np.array_equal(_fractal_indices(ranks, T), fractal_index(ranks, T))

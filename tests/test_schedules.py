@@ -177,3 +177,21 @@ def test_restarts_with_warmup_start_each_cycle_at_min_lr_and_peak_after_warmup()
     for k, start in enumerate([0, 20, 60, 140]):
         assert schedule(start) == 0.05
         assert schedule(start + 4) == 0.5**k
+
+
+# -- issue 17: pytorch-optimizer 4.1.0 positions and keywords -------------------------------------------
+def test_poly_scheduler_takes_poly_order_second_like_the_reference():
+    import inspect
+
+    import torch
+    from pytorch_optimizer.lr_scheduler.linear_warmup import PolyScheduler as Theirs
+
+    from lrsched import PolyScheduler
+
+    ours = list(inspect.signature(PolyScheduler.__init__).parameters)
+    assert ours[:3] == list(inspect.signature(Theirs.__init__).parameters)[:3] == ["self", "optimizer", "poly_order"]
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    scheduler = PolyScheduler(optimizer, 2.0, t_max=4, max_lr=1.0)  # as the reference is called
+    assert scheduler.lr_at([0, 2, 4]).tolist() == [1.0, 0.25, 0.0]  # (1 - t/4)**2
+    with pytest.raises(TypeError):
+        PolyScheduler(optimizer, 2.0, 4, 1.0)  # t_max and the rest are keywords, as with **kwargs there
