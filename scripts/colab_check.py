@@ -277,25 +277,33 @@ def kernel_side(path: Path) -> int:
 
     nb = nbformat.read(path, as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell(WIDGET_PROBE))
-    client = NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3",
+    # allow_errors: every cell runs, so one run reports every failing cell and still moves the
+    # widgets of the explorers after a failure; each error output is a problem.
+    client = NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3", allow_errors=True,
                             resources={"metadata": {"path": str(path.parent)}})
     problems, start = [], time.monotonic()
     try:
         client.execute()
-    except CellExecutionError as error:
-        problems.append(f"a cell failed: {str(error)[-3000:]}")
+    except CellExecutionError as error:  # a timeout or a dead kernel
+        problems.append(f"the run stopped: {str(error)[-3000:]}")
     seconds = time.monotonic() - start
+    for index, cell in enumerate(nb.cells):
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                line = next((l for l in cell.source.splitlines() if l.strip() and not l.startswith("#")), "")
+                problems.append(f"cell {index} ({line.strip()[:60]}): {output['ename']}: "
+                                f"{str(output['evalue'])[:300]}")
     install = nb.cells[0]
     printed = "".join(o.get("text", "") for o in install.get("outputs", []) if o.get("output_type") == "stream")
     install_line = printed.strip()
-    if not problems and (len(printed.strip().splitlines()) != 1 or not install_line.startswith("Installed lrsched")):
+    if len(printed.strip().splitlines()) != 1 or not install_line.startswith("Installed lrsched"):
         problems.append(f"the install cell printed {printed!r}, not one line saying what it installed")
     probe = {"controls": 0, "problems": []}
     for output in nb.cells[-1].get("outputs", []):
         text = output.get("text", "")
         if text.startswith("COLAB_CHECK_PROBE "):
             probe = json.loads(text.split(" ", 1)[1])
-    if not problems and not nb.cells[-1].get("outputs"):
+    if not nb.cells[-1].get("outputs"):
         problems.append("the widget probe did not run")
     problems += probe["problems"]
     explorers, viz_problems = explorer_problems(nb)
