@@ -1,9 +1,19 @@
 r"""Layer-wise learning-rate decay for fine-tuning (book chapter 6).
 
-With :math:`L` numbered layers, the head keeps the base lr :math:`\eta`, layer :math:`i` (0-based,
-counted from the input) gets :math:`\eta\,\delta^{L - i}` and the embeddings
-:math:`\eta\,\delta^{L + 1}`: the further from the output, the gentler the update
-(the rule of ELECTRA, Clark et al. 2020, and BEiT, Bao et al. 2022).
+With :math:`L` numbered layers (0-based, counted from the input) and a decay
+:math:`0 < \delta \le 1`, the head keeps the base lr :math:`\eta` and the
+layers below it get geometrically smaller rates. Two conventions are in use:
+
+* **BEiT** (Bao et al. 2022; also MAE): layer :math:`i` gets
+  :math:`\eta\,\delta^{L - i}`, the embeddings :math:`\eta\,\delta^{L + 1}`.
+  The top layer trains at :math:`\eta\,\delta`.
+* **ELECTRA** (Clark et al. 2020, ``_get_layer_lrs``): the embeddings have
+  depth 0, layer :math:`i` depth :math:`i + 1`, the task head depth
+  :math:`L + 2`, and the lr is :math:`\eta\,\delta^{L + 2 - \text{depth}}`:
+  layer :math:`i` gets :math:`\eta\,\delta^{L + 1 - i}` (the top layer
+  :math:`\eta\,\delta^2`), the embeddings :math:`\eta\,\delta^{L + 2}`.
+
+ELECTRA's stack is BEiT's one factor :math:`\delta` lower below the head.
 """
 
 from __future__ import annotations
@@ -18,6 +28,27 @@ from . import _checks
 # "encoder.layer.3.", "layers.3.", "blocks.3.", "h.3." (GPT-2), "layer.3." ...
 _LAYER = re.compile(r"(?:^|\.)(?:layer|layers|blocks|block|h)\.(\d+)(?:\.|$)")
 _EMBEDDING_HINTS = ("embed", "wte", "wpe", "cls_token", "pos_emb")
+CONVENTIONS = ("beit", "electra")
+
+
+def decay_exponent(depth: int, convention: str = "beit") -> int:
+    """Power of the decay for a tier at ``depth`` (0 = head, ``L + 1`` = embeddings).
+
+    BEiT uses the depth itself; ELECTRA adds one below the head (its head sits
+    two steps above the top layer, BEiT's one).
+
+    Examples
+    --------
+    >>> [decay_exponent(d, "beit") for d in range(4)]
+    [0, 1, 2, 3]
+    >>> [decay_exponent(d, "electra") for d in range(4)]
+    [0, 2, 3, 4]
+    """
+    if convention not in CONVENTIONS:
+        raise ValueError(
+            f"convention must be one of {CONVENTIONS}, got {convention!r}"
+        )
+    return depth + 1 if convention == "electra" and depth > 0 else depth
 
 
 def _no_weight_decay(name: str, param: nn.Parameter) -> bool:
@@ -54,6 +85,7 @@ def layer_decay_param_groups(
     weight_decay: float = 0.0,
     *,
     overrides: Mapping[str, str | int] | None = None,
+    convention: str = "beit",
 ) -> list[dict[str, Any]]:
     r"""Optimizer param groups with layer-wise lr decay, read from parameter names.
 
@@ -62,7 +94,13 @@ def layer_decay_param_groups(
     (a numbered container such as ``encoder.layer.i``, ``layers.i``, ``blocks.i``, ``h.i``) and the
     *head* (everything after the last layer). With ``L`` layers:
 
-    .. math:: \eta_{head} = \eta,\quad \eta_i = \eta\,\delta^{L - i},\quad \eta_{emb} = \eta\,\delta^{L + 1}
+    .. math::
+
+        \text{beit:}\quad \eta_{head} = \eta,\quad
+        \eta_i = \eta\,\delta^{L - i},\quad \eta_{emb} = \eta\,\delta^{L + 1}
+
+        \text{electra:}\quad \eta_{head} = \eta,\quad
+        \eta_i = \eta\,\delta^{L + 1 - i},\quad \eta_{emb} = \eta\,\delta^{L + 2}
 
     Biases and norm weights get ``weight_decay=0``. Each group carries a ``"name"`` (``"embeddings"``,
     ``"layer.i"``, ``"head"``) and a ``"depth"`` (0 for the head, ``L + 1`` for embeddings).
@@ -83,6 +121,9 @@ def layer_decay_param_groups(
         ``deberta.encoder.LayerNorm`` follows the last layer by position, so the rule makes it
         head; ``{"deberta.encoder.LayerNorm": "embeddings"}`` keeps it with the relative
         embeddings it normalises.
+    convention:
+        ``"beit"`` (default; BEiT, MAE) or ``"electra"`` (ELECTRA's
+        ``_get_layer_lrs``: every tier below the head one factor lower).
 
     Returns
     -------
@@ -97,12 +138,25 @@ def layer_decay_param_groups(
     >>> model.head = nn.Linear(2, 2)
     >>> [(g["name"], g["lr"]) for g in layer_decay_param_groups(model, lr=1.0, decay=0.5)][::2]
     [('embeddings', 0.25), ('layer.0', 0.5), ('head', 1.0)]
+    >>> groups = layer_decay_param_groups(
+    ...     model, lr=1.0, decay=0.5, convention="electra")
+    >>> [(g["name"], g["lr"]) for g in groups][::2]
+    [('embeddings', 0.125), ('layer.0', 0.25), ('head', 1.0)]
+
+    References
+    ----------
+    Clark et al. (2020), ELECTRA, ICLR; Bao et al. (2022), BEiT, ICLR.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     lr = _checks.learning_rate("lr", lr)
     decay = _checks.real("decay", decay, low=0.0, high=1.0, low_open=True)
     weight_decay = _checks.real("weight_decay", weight_decay, low=0.0)
+    if not isinstance(convention, str):
+        raise TypeError(
+            f"convention must be a str, got {type(convention).__name__}"
+        )
+    decay_exponent(0, convention)  # validates the name
 
     named = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
     layer_of = {name: int(m.group(1)) for name, _ in named if (m := _LAYER.search(name))}
@@ -136,7 +190,7 @@ def layer_decay_param_groups(
             tier = "head" if d == 0 else "embeddings" if d == num_layers + 1 else f"layer.{num_layers - d}"
             groups[key] = {
                 "params": [],
-                "lr": lr * decay**d,
+                "lr": lr * decay ** decay_exponent(d, convention),
                 "weight_decay": 0.0 if no_decay else weight_decay,
                 "name": tier,
                 "depth": d,

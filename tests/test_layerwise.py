@@ -328,3 +328,94 @@ def test_bad_overrides_raise_naming_the_argument(bad):
         layer_decay_param_groups(_deberta_like(), lr=1.0, decay=0.5, overrides=bad)
     with pytest.raises(TypeError, match="overrides"):
         layer_decay_param_groups(_deberta_like(), lr=1.0, decay=0.5, overrides=[("classifier", "head")])
+
+
+# -- the two conventions, each against its paper's own formula ---------------
+def electra_lr(lr: float, decay: float, n_layers: int, tier: str) -> float:
+    """ELECTRA's _get_layer_lrs (Clark et al. 2020): embeddings depth 0,
+    encoder layer i depth i + 1, task head depth n + 2;
+    lr * decay ** (n + 2 - depth)."""
+    if tier == "embeddings":
+        depth = 0
+    elif tier == "head":
+        depth = n_layers + 2
+    else:
+        depth = int(tier.split(".")[1]) + 1
+    return lr * decay ** (n_layers + 2 - depth)
+
+
+def beit_lr(lr: float, decay: float, n_blocks: int, tier: str) -> float:
+    """BEiT/MAE param_groups_lrd: num_layers = blocks + 1; layer id 0 for
+    cls_token/pos_embed/patch_embed, i + 1 for block i, num_layers for the
+    rest; scale decay ** (num_layers - layer_id)."""
+    num_layers = n_blocks + 1
+    if tier == "embeddings":
+        layer_id = 0
+    elif tier == "head":
+        layer_id = num_layers
+    else:
+        layer_id = int(tier.split(".")[1]) + 1
+    return lr * decay ** (num_layers - layer_id)
+
+
+@pytest.mark.parametrize("model_name", MODELS)
+@pytest.mark.parametrize("lr, decay", [(1.0, 0.5), (3e-4, 0.8), (0.1, 1.0)])
+def test_conventions_follow_each_papers_formula(model_name, lr, decay):
+    model = MODELS[model_name]()
+    reference = {"beit": beit_lr, "electra": electra_lr}
+    for convention, formula in reference.items():
+        groups = layer_decay_param_groups(
+            model, lr=lr, decay=decay, convention=convention
+        )
+        group_of = {id(p): g for g in groups for p in g["params"]}
+        for name, param in model.named_parameters():
+            if not param.requires_grad:
+                continue
+            tier, _ = expected_tier(model_name, name)
+            expected = formula(lr, decay, L, tier)
+            assert group_of[id(param)]["lr"] == pytest.approx(
+                expected, rel=1e-12
+            ), (convention, name)
+
+
+def test_default_convention_is_beit_and_electra_is_one_factor_lower():
+    default = layer_decay_param_groups(Bert(), lr=1.0, decay=0.5)
+    beit = layer_decay_param_groups(Bert(), 1.0, 0.5, convention="beit")
+    electra = layer_decay_param_groups(Bert(), 1.0, 0.5, convention="electra")
+    assert [g["lr"] for g in default] == [g["lr"] for g in beit]
+    by_name = {g["name"]: g["lr"] for g in electra}
+    # L = 4: top layer 0.5**2, bottom 0.5**5, embeddings 0.5**6
+    assert by_name["head"] == 1.0
+    assert by_name[f"layer.{L - 1}"] == 0.25
+    assert by_name["layer.0"] == 0.5**5 and by_name["embeddings"] == 0.5**6
+    for a, b in zip(beit, electra):
+        assert a["name"] == b["name"]
+        expected = a["lr"] if a["name"] == "head" else a["lr"] * 0.5
+        assert b["lr"] == expected
+
+
+def test_electra_convention_with_overrides():
+    model = _deberta_like()
+    names = dict(model.named_parameters())
+    lrs = _lr_by_param(
+        layer_decay_param_groups(
+            model, lr=1.0, decay=0.5, convention="electra",
+            overrides={"deberta.encoder.LayerNorm": "embeddings"},
+        )
+    )
+    # L = 3: ELECTRA's embeddings sit at depth 0 -> 0.5 ** 5
+    assert lrs[id(names["deberta.encoder.LayerNorm.weight"])] == 0.5**5
+    assert lrs[id(names["deberta.encoder.layer.2.weight"])] == 0.5**2
+    assert lrs[id(names["classifier.weight"])] == 1.0
+
+
+@pytest.mark.parametrize(
+    "convention, error",
+    [("BEiT-ish", ValueError), ("", ValueError), (None, TypeError),
+     (2, TypeError)],
+)
+def test_bad_convention_names_the_argument(convention, error):
+    with pytest.raises(error, match="convention"):
+        layer_decay_param_groups(
+            Bert(), lr=1.0, decay=0.5, convention=convention
+        )
