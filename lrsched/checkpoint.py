@@ -349,7 +349,7 @@ def save_checkpoint(
         The model, wrapped in DistributedDataParallel or not (the unwrapped
         module's ``state_dict`` is saved, so it loads anywhere).
     optimizer : torch.optim.Optimizer
-    scheduler : LR scheduler, optional
+    scheduler : LRScheduler, optional
         Anything with ``state_dict``. For an lrsched scheduler the schedule's
         ``repr`` is saved too, and :func:`load_checkpoint` refuses another.
     sampler : ResumableDistributedSampler, optional

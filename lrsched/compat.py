@@ -73,6 +73,8 @@ def load_lr_scheduler(lr_scheduler_name: str) -> Callable[..., Any]:
         If the name is not registered; it is both a ``ValueError`` and, as in the reference, a
         ``NotImplementedError``, and lists the supported names.
 
+    Examples
+    --------
     >>> load_lr_scheduler("rex").__name__
     'REXScheduler'
     """

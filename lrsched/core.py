@@ -131,7 +131,7 @@ ARRAY = _ArrayMath
 # temporaries of a formula stay in a typical L2 cache and malloc reuses them (measured best here).
 _CHUNK = 32768
 
-#: The largest step a schedule evaluates: float64 holds every integer up to 2**53 exactly and
+#: The largest step a schedule evaluates. float64 holds every integer up to 2**53 exactly and
 #: skips some above it, so a later step would silently be evaluated at a neighbouring one.
 MAX_STEP = 2**53
 

@@ -89,26 +89,26 @@ def get_scheduler(
     ``num_training_steps``. Extra arguments go in ``scheduler_specific_kwargs`` (as in
     transformers) or as keywords.
 
-    ======================== =========================================================== ===================================
-    name                     lr at step :math:`t` (after a linear warmup from 0 over W)   extra arguments
-    ======================== =========================================================== ===================================
-    ``linear``               linear to 0 at :math:`N`, then 0                             --
-    ``cosine``               half a cosine to 0 at :math:`N`, then 0                      ``num_cycles=0.5`` (only 0.5)
-    ``cosine_with_restarts`` ``num_cycles`` equal cosines to 0, restarting at the peak;   ``num_cycles=1``
+    ======================== ============================================================= ====================================
+    name                     lr at step :math:`t` (after a linear warmup from 0 over W)    extra arguments
+    ======================== ============================================================= ====================================
+    ``linear``               linear to 0 at :math:`N`, then 0                              --
+    ``cosine``               half a cosine to 0 at :math:`N`, then 0                       ``num_cycles=0.5`` (only 0.5)
+    ``cosine_with_restarts`` ``num_cycles`` equal cosines to 0, restarting at the peak;    ``num_cycles=1``
                              0 from :math:`N` on
-    ``polynomial``           :math:`(\eta - \eta_{end})(1 - p)^{power} + \eta_{end}`      ``lr_end=1e-7``, ``power=1.0``
+    ``polynomial``           :math:`(\eta - \eta_{end})(1 - p)^{power} + \eta_{end}`       ``lr_end=1e-7``, ``power=1.0``
     ``constant``             :math:`\eta` (no warmup)                                      --
     ``constant_with_warmup`` :math:`\eta`                                                  --
     ``inverse_sqrt``         :math:`\eta \sqrt{\tau / (t - W + \tau)}`                     ``timescale`` (:math:`W`, or 10000)
     ``warmup_stable_decay``  warmup from ``min_lr_ratio`` :math:`\eta`, plateau, cooldown  ``num_decay_steps``,
-                             to ``min_lr_ratio`` :math:`\eta` at :math:`W + S + D`          ``num_stable_steps`` (or from
-                                                                                          :math:`N`), ``decay_type="cosine"``,
-                                                                                          ``min_lr_ratio=0``,
-                                                                                          ``warmup_type="linear"``
+                             to ``min_lr_ratio`` :math:`\eta` at :math:`W + S + D`         ``num_stable_steps`` (or from
+                                                                                           :math:`N`), ``decay_type="cosine"``,
+                                                                                           ``min_lr_ratio=0``,
+                                                                                           ``warmup_type="linear"``
     ``rex``                  REX to ``min_lr`` at :math:`N` (:class:`~lrsched.RexDecay`)   ``min_lr=0``, ``beta=0.5``
-    ``chebyshev``            the fractal Chebyshev steps :math:`\eta\,\eta_{\sigma(t-W)}`   ``m=0.05``, ``M=1.0``
+    ``chebyshev``            the fractal Chebyshev steps :math:`\eta\,\eta_{\sigma(t-W)}`  ``m=0.05``, ``M=1.0``
                              over :math:`N - W` steps, repeating (:class:`ChebyshevSteps`)
-    ======================== =========================================================== ===================================
+    ======================== ============================================================= ====================================
 
     Differences from transformers 5.24 (everything else is its schedule step for step):
 

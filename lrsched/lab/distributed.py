@@ -678,7 +678,7 @@ def train_distributed(
 
     Parameters
     ----------
-    runs : Schedule, or mapping of name to Schedule or Run
+    runs : Schedule or dict[str, Schedule | Run]
         The learning rate as a function of the global optimizer step; a
         :class:`Run` may also set its own global batch and length.
     world_size : int

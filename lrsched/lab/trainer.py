@@ -150,8 +150,8 @@ class History:
 
     @property
     def failed(self) -> bool:
-        """Whether the run failed: diverged, non-finite final loss, or test
-        accuracy below :attr:`failure_threshold` (twice chance).
+        """Whether the run failed (it diverged, ended with a non-finite final
+        loss, or has test accuracy below :attr:`failure_threshold`, twice chance).
 
         ``diverged`` covers a non-finite minibatch loss and one above
         ``max_loss``; a ``nan`` final training loss after a completed run
