@@ -12,8 +12,8 @@ processes hold the core. The tables report ratios; absolute microseconds are sho
 
 * Step cost: ``scheduler.step()`` with 1 param group, and with 400 (a layer-wise setup). The floor is
   a bare Python loop that writes ``base * factor`` into each group, the least any scheduler can do.
-* Chebyshev: step cost against ``num_epochs`` (lrsched builds its table once; the reference rebuilds
-  it at every step).
+* Chebyshev: step cost against ``num_epochs`` (lrsched computes each step's place in the fractal
+  order on its own, with no table; the reference rebuilds its table at every step).
 * ``lr_at`` over 1,000,000 steps, for every closed form.
 """
 
@@ -163,9 +163,22 @@ def step_tables(rounds: int, target: float) -> list[str]:
     cawr, lam = "torch CosineAnnealingWarmRestarts", "torch LambdaLR (cosine lambda)"
     lines.append("### `scheduler.step()` cost, 1 param group and 400 param groups")
     lines.append("")
+    floor = many["bare loop (floor)"][0]
+    ours_many = [many["lrsched " + name][0] / floor for name in PAIRS]
+    torch_many = [many[name][0] / floor for name in TORCH]
+    fastest_torch = min(one[name][0] for name in TORCH)
+    missed = [f"{name} at {fmt_ratio(one['lrsched ' + name][0] / fastest_torch)}" for name in PAIRS
+              if one["lrsched " + name][0] > fastest_torch]
     lines.append(
         "Ratios of CPU time per call, all measured in this run. "
-        "Targets: at 1 group lrsched ≤ 1x torch's built-ins; at 400 groups lrsched ≤ 1.5x the bare loop."
+        "Target at 1 group: lrsched ≤ 1x torch's built-ins"
+        + (f" (missed here: {', '.join(missed)} the faster one)." if missed else " (met here by all).")
+        + " At 400 groups the floor is the bare loop; "
+        "lrsched's `step()` also reads every group's lr once, to detect a change made by another "
+        "scheduler (composition with `ChainedScheduler` or `ReduceLROnPlateau`, issue 17), so the "
+        "earlier target of 1.5x the bare loop is no longer met: "
+        f"lrsched measured {min(ours_many):.1f}x to {max(ours_many):.1f}x the bare loop here, "
+        f"torch's built-ins {min(torch_many):.0f}x to {max(torch_many):.0f}x."
     )
     lines.append("")
     lines.append(
@@ -197,7 +210,10 @@ def step_tables(rounds: int, target: float) -> list[str]:
 def chebyshev_table(rounds: int) -> list[str]:
     sizes = (10**2, 10**4, 10**6)
     lines = ["### Chebyshev: step cost against `num_epochs`", ""]
-    lines.append("CPU µs per `step()`, 1 param group; lrsched builds the table once, at construction (not timed).")
+    lines.append(
+        "CPU µs per `step()`, 1 param group; lrsched computes the step's entry of the fractal order "
+        "directly (no table), the reference rebuilds its table at every step."
+    )
     lines.append("")
     header = "| num_epochs | lrsched µs | reference µs | reference ÷ lrsched |"
     lines += [header, "|---:|---:|---:|---:|"]
@@ -232,20 +248,26 @@ def lr_at_table(rounds: int) -> list[str]:
         "ChebyshevSteps (T = 1e6)": lrsched.ChebyshevSteps(n),
     }
     steps = np.arange(n)
-    lines = ["### `lr_at` over 1,000,000 steps", ""]
-    lines.append("`schedule(np.arange(1_000_000))`, minimum of the rounds. Target: under 50 ms.")
-    lines.append("")
-    lines += ["| closed form | CPU ms | wall ms |", "|---|---:|---:|"]
+    rows, missed = [], []
     for name, schedule in schedules.items():
-        schedule(steps)  # warm caches (cycle table, Chebyshev table)
+        schedule(steps)  # one untimed call first (imports, allocator)
         best_cpu = best_wall = math.inf
         for _ in range(rounds):
             wall, cpu = time.perf_counter(), time.process_time()
             schedule(steps)
             best_cpu = min(best_cpu, time.process_time() - cpu)
             best_wall = min(best_wall, time.perf_counter() - wall)
-        lines.append(f"| {name} | {best_cpu * 1e3:.1f} | {best_wall * 1e3:.1f} |")
-    return lines
+        rows.append(f"| {name} | {best_cpu * 1e3:.1f} | {best_wall * 1e3:.1f} |")
+        if best_cpu > 0.05:
+            missed.append(name)
+    lines = ["### `lr_at` over 1,000,000 steps", ""]
+    lines.append(
+        "`schedule(np.arange(1_000_000))`, minimum of the rounds. Target: under 50 ms of CPU time"
+        + (f" (missed here: {', '.join(missed)})." if missed else " (met here by all).")
+    )
+    lines.append("")
+    lines += ["| closed form | CPU ms | wall ms |", "|---|---:|---:|"]
+    return lines + rows
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -267,6 +289,11 @@ def main(argv: list[str] | None = None) -> None:
         f"{os.cpu_count()} CPUs, load average {load[0]:.1f} at the start; "
         f"the run took {time.perf_counter() - started:.0f} s."
     )
+    if load[0] > (os.cpu_count() or 1):
+        machine += (
+            " The machine was shared (load above its CPU count): absolute times are inflated; the"
+            " ratios, measured interleaved round by round, much less so."
+        )
     text = "\n".join(lines + ["", machine])
     print(text)
     if args.output:
