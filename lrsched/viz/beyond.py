@@ -2,7 +2,8 @@ r"""What chapter 8's explorer draws: WSD, one-cycle and inverse square root, and
 
 For one setting of the controls, :func:`beyond_explorer_data` returns the learning rate
 :math:`\eta_t / \eta_{max}` over a run of ``steps`` optimizer steps, taken from lrsched's closed
-forms (:class:`lrsched.WarmupStableDecay`, :class:`lrsched.OneCycle`, :class:`lrsched.InverseSqrt`),
+forms (:class:`lrsched.beyond.WarmupStableDecay`, :class:`lrsched.beyond.OneCycle`,
+:class:`lrsched.beyond.InverseSqrt`),
 and its consequences as numbers: the mean learning rate over the run, the mean over its final 10%
 of steps (where a schedule anneals, or does not) and the learning rate of the last step. A run of
 ``T`` steps uses the rates of steps :math:`t = 0, \dots, T - 1`:
@@ -57,7 +58,7 @@ def beyond_schedule(
         Which schedule.
     cooldown : {"linear", "cosine", "1-sqrt"}
         WSD's cooldown shape; one-cycle's falling phase (``"1-sqrt"`` is not one of torch's, so
-        :class:`~lrsched.OneCycle` refuses it). Inverse square root has none.
+        :class:`~lrsched.beyond.OneCycle` refuses it). Inverse square root has none.
     cooldown_fraction : float
         WSD: the cooldown length :math:`D = \mathrm{round}(f\,T)`. One-cycle: the falling phase,
         ``pct_start = 1 - f``.
@@ -72,7 +73,7 @@ def beyond_schedule(
 
     Returns
     -------
-    lrsched.Schedule
+    lrsched.core.Schedule
 
     Raises
     ------
@@ -111,7 +112,7 @@ def beyond_explorer_data(
     Parameters
     ----------
     schedule, cooldown, cooldown_fraction, warmup_steps, floor, steps
-        As for :func:`beyond_schedule`.
+        As for :func:`lrsched.viz.beyond.beyond_schedule`.
     every : int
         Draw every ``every``-th step (and the last one) to keep the page small; the numbers use
         every step.
@@ -121,7 +122,7 @@ def beyond_explorer_data(
     dict
         ``{"lr": {"step", "lr"}, "numbers": {"quantity", "value"}}``: :math:`\eta_t/\eta_{max}`
         at the drawn steps :math:`0, e, 2e, \dots` and :math:`T - 1`, and the rows
-        :data:`NUMBER_ROWS` (see the module docstring).
+        :data:`lrsched.viz.beyond.NUMBER_ROWS` (see the module docstring).
 
     Examples
     --------
