@@ -37,7 +37,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_PINS = ROOT.parent / "shared" / "colab" / "colab-cpu-2026-08-19-constraints.txt"
+# Colab's published versions, copied into the repository so a clean clone anywhere can run the check.
+DEFAULT_PINS = ROOT / "scripts" / "colab" / "colab-cpu-2026-08-19-constraints.txt"
 # Outside the checkout, so a fresh clone (CI) on the same machine reuses it; rebuilt when the pins change.
 DEFAULT_VENV = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "lrsched" / "venv-colab"
 TORCH = "torch==2.13.0"
