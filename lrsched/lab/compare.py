@@ -21,6 +21,9 @@ Anything tuned is chosen on validation (:meth:`Comparison.best`,
 from __future__ import annotations
 
 import math
+import numbers
+import os
+import pickle
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Hashable, Mapping, NamedTuple, Sequence
@@ -100,8 +103,9 @@ class Comparison:
         ``final_test_accuracy``, ``final_val_accuracy``,
         ``final_train_loss`` (full training set, final weights), ``failed``,
         ``diverged``, ``steps_done``, ``error`` (the message of an exception
-        the run raised, else ``None``) and ``final_loss`` (the older minibatch
-        window average, kept for chapters not yet migrated).
+        the run raised, else ``None``), ``final_loss`` (the older minibatch
+        window average, kept for chapters not yet migrated), and one column
+        per entry of ``metrics`` (see :func:`compare`).
     histories : dict
         Maps each schedule name to its :class:`History` objects, one per
         seed, in the order of the seeds. A run that raised keeps what it
@@ -458,6 +462,112 @@ def _check_seeds(seeds: Sequence[int]) -> tuple[int, ...]:
     return tuple(int(s) for s in seeds)
 
 
+def _one_run(
+    make_scheduler: Callable[[torch.optim.Optimizer], Any],
+    seed: int,
+    model_fn: Callable[[], nn.Module],
+    optimizer_fn: Callable[[nn.Module], torch.optim.Optimizer],
+    data: DigitsSplit,
+    steps: int,
+    train_kwargs: dict[str, Any],
+    metrics: Mapping[str, Callable[[nn.Module], float]],
+) -> tuple[History, Exception | None, dict[str, float]]:
+    """One (schedule, seed) run of :func:`compare`: its history, its exception, its metrics."""
+    torch.manual_seed(check_seed(seed))  # the initial weights
+    optimizer = None
+    values = {key: math.nan for key in metrics}
+    try:
+        model = model_fn()
+        optimizer = optimizer_fn(model)
+        scheduler = make_scheduler(optimizer)
+        history = train(
+            model, optimizer, scheduler, data=data, steps=steps, seed=seed, progress=False, **train_kwargs
+        )
+        for key, measure in metrics.items():
+            values[key] = float(measure(model))
+    except Exception as err:  # noqa: BLE001 -- recorded, warned or re-raised by compare()
+        history = getattr(err, "history", None)
+        if not isinstance(history, History):
+            history = _empty_history(optimizer)
+        return history, err, {key: math.nan for key in metrics}
+    return history, None, values
+
+
+def _run_in_worker(
+    seed_offset_setting: str | None, default_dtype: torch.dtype, args: tuple[Any, ...]
+) -> tuple[History, Exception | None, dict[str, float], list[tuple[str, type[Warning]]]]:
+    """:func:`_one_run` in a worker process of ``compare(..., workers=n)``.
+
+    The worker starts from a clean interpreter, so the caller's seed offset
+    and default dtype are set here first. Warnings are collected and handed
+    back, so that the caller's filters decide what is shown; an exception
+    that cannot travel back by pickle is replaced by a ``RuntimeError``
+    carrying its type, message and the partial history.
+    """
+    if seed_offset_setting is None:
+        os.environ.pop("LRSCHED_SEED_OFFSET", None)
+    else:
+        os.environ["LRSCHED_SEED_OFFSET"] = seed_offset_setting
+    torch.set_default_dtype(default_dtype)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        history, error, values = _one_run(*args)
+    if error is not None:
+        try:
+            pickle.dumps(error)
+        except Exception:  # noqa: BLE001 -- any pickling failure
+            replacement = RuntimeError(f"{type(error).__name__}: {error}")
+            replacement.history = history  # type: ignore[attr-defined]
+            error = replacement
+    seen: dict[tuple[str, type[Warning]], None] = {}
+    for w in caught:
+        seen.setdefault((str(w.message), w.category), None)
+    return history, error, values, list(seen)
+
+
+def _check_workers(workers: object) -> int:
+    if isinstance(workers, bool) or not isinstance(workers, numbers.Integral) or workers < 1:
+        raise ValueError(f"workers must be a positive int, got {workers!r}")
+    return int(workers)
+
+
+def _check_metrics(metrics: object) -> dict[str, Callable[[nn.Module], float]]:
+    if metrics is None:
+        return {}
+    if not isinstance(metrics, Mapping):
+        raise TypeError(f"metrics must be a mapping of column name -> function of the model, got {metrics!r}")
+    taken = {"schedule", "seed", "failed", "diverged", "steps_done", "error", "final_loss", *METRICS.values()}
+    for key, measure in metrics.items():
+        if not isinstance(key, str) or key in taken:
+            raise ValueError(f"metrics: {key!r} is not a free column name (taken: {sorted(taken)})")
+        if not callable(measure):
+            raise TypeError(f"metrics[{key!r}] must be callable on the trained model, got {measure!r}")
+    return dict(metrics)
+
+
+def _outcomes_in_workers(tasks: list[tuple[Any, ...]], workers: int, bar: Any) -> list[tuple[Any, ...]]:
+    """Every task's outcome, in task order, computed by ``workers`` processes.
+
+    The processes come from joblib's reusable loky executor: started once
+    (each imports torch, a few seconds), kept for later calls, and given one
+    CPU thread each. Factories defined in a notebook travel by cloudpickle.
+    """
+    from joblib.externals.loky import get_reusable_executor
+
+    executor = get_reusable_executor(max_workers=workers)
+    setting = os.environ.get("LRSCHED_SEED_OFFSET")
+    dtype = torch.get_default_dtype()
+    futures = [executor.submit(_run_in_worker, setting, dtype, task) for task in tasks]
+    outcomes = []
+    for future in futures:
+        history, error, values, caught = future.result()
+        for message, category in caught:  # shown (or not) by this process's filters
+            warnings.warn(message, category, stacklevel=3)
+        outcomes.append((history, error, values))
+        bar.update()
+    return outcomes
+
+
 def compare(
     schedules: Mapping[str, Callable[[torch.optim.Optimizer], Any]],
     *,
@@ -469,6 +579,8 @@ def compare(
     progress: bool = True,
     baseline: str | None = None,
     on_error: str = "record",
+    metrics: Mapping[str, Callable[[nn.Module], float]] | None = None,
+    workers: int = 1,
     **train_kwargs: Any,
 ) -> Comparison:
     """Train every schedule on every seed with the same budget.
@@ -509,6 +621,21 @@ def compare(
         *every* run raised, the first error is re-raised. ``"raise"``:
         re-raise at once. Either way a re-raised exception carries the
         completed runs as ``err.comparison``.
+    metrics : mapping of str to callable, optional
+        Extra measurements of each trained model, e.g.
+        ``{"sharpness": lambda model: sharpness(model, data)}``: each
+        function is called on the model after training and its value becomes
+        a column of :attr:`Comparison.runs` (``nan`` for a run that raised).
+    workers : int
+        Processes to train in (default 1: in this process). The runs are
+        independent and deterministic, so ``workers=2`` gives bit-identical
+        results in about half the time on two cores; the worker processes
+        are started once (a few seconds) and reused by later calls. The
+        factories must survive pickling (cloudpickle handles functions
+        defined in a notebook), the caller's ``LRSCHED_SEED_OFFSET`` and
+        default dtype are passed on, and ``callbacks`` are refused: they
+        would run in the worker, and anything they record would be lost
+        silently -- measure with ``metrics`` instead.
     **train_kwargs
         Passed on to :func:`train` (e.g. ``batch_size``, ``eval_every``,
         ``callbacks``, ``max_loss``).
@@ -543,6 +670,14 @@ def compare(
     optimizer_fn = _default_optimizer if optimizer_fn is None else optimizer_fn
     data = load_digits_split() if data is None else data
 
+    metrics = _check_metrics(metrics)
+    workers = _check_workers(workers)
+    if workers > 1 and train_kwargs.get("callbacks"):
+        raise ValueError(
+            f"callbacks cannot be used with workers={workers}: they would run in the worker "
+            "processes and what they record would be lost; pass metrics=... or workers=1"
+        )
+
     histories: dict[str, list[History]] = {name: [] for name in schedules}
     rows: list[dict[str, Any]] = []
     errors: dict[tuple[str, int], BaseException] = {}
@@ -550,53 +685,50 @@ def compare(
     def partial() -> Comparison:
         return Comparison(runs=pd.DataFrame(rows), histories=histories, baseline=baseline, errors=errors)
 
-    with tqdm(total=len(schedules) * len(seeds), disable=not progress, desc="compare", leave=False) as bar:
-        for name, make_scheduler in schedules.items():
-            for seed in seeds:
+    keys = [(name, seed) for name in schedules for seed in seeds]
+    with tqdm(total=len(keys), disable=not progress, desc="compare", leave=False) as bar:
+        if workers > 1:
+            tasks = [
+                (schedules[name], seed, model_fn, optimizer_fn, data, steps, train_kwargs, metrics)
+                for name, seed in keys
+            ]
+            outcomes = iter(_outcomes_in_workers(tasks, workers, bar))
+        for name, seed in keys:
+            if workers > 1:
+                history, error, values = next(outcomes)
+            else:
                 bar.set_postfix_str(f"{name}, seed {seed}", refresh=False)
-                torch.manual_seed(check_seed(seed))  # the initial weights
-                optimizer = None
-                error: Exception | None = None
-                try:
-                    model = model_fn()
-                    optimizer = optimizer_fn(model)
-                    scheduler = make_scheduler(optimizer)
-                    history = train(
-                        model, optimizer, scheduler, data=data, steps=steps, seed=seed, progress=False,
-                        **train_kwargs,
-                    )
-                except Exception as err:  # noqa: BLE001 -- recorded, warned or re-raised below
-                    error = err
-                    history = getattr(err, "history", None)
-                    if not isinstance(history, History):
-                        history = _empty_history(optimizer)
-                histories[name].append(history)
-                rows.append(
-                    {
-                        "schedule": name,
-                        "seed": seed,
-                        "final_test_accuracy": history.final_test_accuracy,
-                        "final_val_accuracy": history.final_val_accuracy,
-                        "final_train_loss": history.final_train_loss,
-                        "failed": error is not None or history.failed,
-                        "diverged": history.diverged,
-                        "steps_done": history.steps_done,
-                        "error": None if error is None else f"{type(error).__name__}: {error}",
-                        "final_loss": history.final_loss,
-                    }
+                history, error, values = _one_run(
+                    schedules[name], seed, model_fn, optimizer_fn, data, steps, train_kwargs, metrics
                 )
                 bar.update()
-                if error is not None:
-                    errors[(name, seed)] = error
-                    if on_error == "raise":
-                        error.comparison = partial()  # type: ignore[attr-defined]
-                        raise error
-                    warnings.warn(
-                        f"compare(): schedule {name!r}, seed {seed} raised "
-                        f"{type(error).__name__}: {error}; recorded as a failed run",
-                        RuntimeWarning,
-                        stacklevel=2,
-                    )
+            histories[name].append(history)
+            rows.append(
+                {
+                    "schedule": name,
+                    "seed": seed,
+                    "final_test_accuracy": history.final_test_accuracy,
+                    "final_val_accuracy": history.final_val_accuracy,
+                    "final_train_loss": history.final_train_loss,
+                    "failed": error is not None or history.failed,
+                    "diverged": history.diverged,
+                    "steps_done": history.steps_done,
+                    "error": None if error is None else f"{type(error).__name__}: {error}",
+                    "final_loss": history.final_loss,
+                    **values,
+                }
+            )
+            if error is not None:
+                errors[(name, seed)] = error
+                if on_error == "raise":
+                    error.comparison = partial()  # type: ignore[attr-defined]
+                    raise error
+                warnings.warn(
+                    f"compare(): schedule {name!r}, seed {seed} raised "
+                    f"{type(error).__name__}: {error}; recorded as a failed run",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
     result = partial()
     if len(errors) == len(rows):  # nothing completed: almost surely a bug, not a result
         first = next(iter(errors.values()))
