@@ -26,7 +26,7 @@ Examples
 True
 """
 
-from .compare import Comparison, TuneResult, compare, tune
+from .compare import Comparison, TuneResult, compare, start_workers, tune
 from .data import DigitsSplit, check_seed, load_digits_split, manual_seed
 from .models import TinyCNN, TinyMLP
 from .range_test import RangeTestResult, lr_range_test, smooth_losses, suggest_lr
@@ -57,6 +57,7 @@ __all__ = [
     "manual_seed",
     "seed_offset",
     "sharpness",
+    "start_workers",
     "smooth_losses",
     "suggest_lr",
     "train",

@@ -39,7 +39,7 @@ from .models import TinyMLP
 from .stats import Interval, mean_ci, paired_difference
 from .trainer import History, _moving_average, train
 
-__all__ = ["Comparison", "TuneResult", "compare", "tune"]
+__all__ = ["Comparison", "TuneResult", "compare", "start_workers", "tune"]
 
 #: Metric name -> column of :attr:`Comparison.runs`.
 METRICS = {
@@ -543,6 +543,39 @@ def _check_metrics(metrics: object) -> dict[str, Callable[[nn.Module], float]]:
         if not callable(measure):
             raise TypeError(f"metrics[{key!r}] must be callable on the trained model, got {measure!r}")
     return dict(metrics)
+
+
+def _warm_up() -> int:
+    """Import the lab and take a few training steps: the first run in a fresh process pays for both."""
+    torch.manual_seed(0)
+    model = TinyMLP()
+    train(model, torch.optim.SGD(model.parameters(), lr=0.1), steps=3, eval_every=3, progress=False)
+    return os.getpid()
+
+
+def start_workers(workers: int = 2) -> None:
+    """Start the worker processes of ``compare(..., workers=n)`` now, and return at once.
+
+    A fresh worker spends a few seconds importing torch and warming it up.
+    Called at the top of a notebook, that happens while the first cells run,
+    instead of inside the first :func:`compare` that asks for workers.
+
+    Parameters
+    ----------
+    workers : int
+        The number of processes the later ``compare`` calls will ask for.
+
+    Examples
+    --------
+    >>> from lrsched.lab import start_workers
+    >>> start_workers(2)  # doctest: +SKIP
+    """
+    from joblib.externals.loky import get_reusable_executor
+
+    workers = _check_workers(workers)
+    executor = get_reusable_executor(max_workers=workers)
+    for _ in range(workers):
+        executor.submit(_warm_up)
 
 
 def _outcomes_in_workers(tasks: list[tuple[Any, ...]], workers: int, bar: Any) -> list[tuple[Any, ...]]:
