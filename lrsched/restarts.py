@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -45,6 +46,8 @@ from .scheduler import ScheduledLR
 
 # Cycle indices are float64; past 2**52 cycles k + 1 is no longer distinct from k.
 _LAST_EXACT_CYCLE = 2.0**52
+# Ties of the rounded series are settled exactly up to this cycle (m**k in Fractions stays cheap).
+_EXACT_TIE_CYCLES = 4096
 
 
 @dataclass(frozen=True)
@@ -124,7 +127,20 @@ class CosineRestarts(Schedule):
             # m**k may overflow where the quotient does not (m near the float limit): there
             # m**k - 1 = m**k to the last bit, so the quotient is exp(k log m - log(m - 1)).
             ratio = np.where(np.isfinite(grown), grown / d, np.exp(x - math.log(abs(d))))
-            return np.rint(c * ratio)
+            series = c * ratio
+        starts = np.rint(series)
+        # Within a few ulps of a half, float rounding may fall on the wrong side of the tie
+        # (C = 25, m = 1.3: S_2 is 57.5 + 1e-15 exactly, 57.49999999999999 in floats). Settle
+        # those few with exact rational arithmetic on the float m, as far as that is cheap.
+        near_half = np.abs(series - np.floor(series) - 0.5) <= 64.0 * np.spacing(np.abs(series))
+        near_half &= np.isfinite(series) & (k <= _EXACT_TIE_CYCLES)
+        if near_half.any():
+            starts = np.array(starts, dtype=np.float64)  # writable, also for 0-d input
+            exact_m = Fraction(m)
+            for index in zip(*np.nonzero(near_half)):
+                cycles = int(k[index])
+                starts[index] = round(self.first_cycle_steps * (exact_m**cycles - 1) / (exact_m - 1))
+        return starts
 
     def _starts(self, k: np.ndarray) -> np.ndarray:
         """:math:`S_k` for a float64 array of cycle indices (float64, integer-valued, ``inf`` past the float range)."""
@@ -141,8 +157,10 @@ class CosineRestarts(Schedule):
     def cycle_start(self, k: int) -> int | float:
         """First step of cycle ``k`` (an ``int``; ``math.inf`` if it lies past the float range).
 
-        Equal to the exactly rounded series up to step ``2**50`` (float64 carries it to a few
-        ulps); past that, within a few steps of it. Steps themselves stop at ``2**53``.
+        Equal to the exactly rounded series (half to even, for the float ``cycle_mult``) up to
+        step ``2**50``: float64 carries it to a few ulps, and the rare sums within those ulps of
+        a half are settled in exact rational arithmetic (for the first 4096 cycles). Past that,
+        within a few steps of it. Steps themselves stop at ``2**53``.
         """
         k = _checks.integer("k", k, minimum=0)
         start = float(self._starts(np.array([float(k)]))[0])

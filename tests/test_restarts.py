@@ -25,6 +25,8 @@ PAIRS = [
     (1, 2.0, 0), (3, 2.0, 1), (10, 3.0, 0), (7, 1.5, 2), (10, 1.5, 0), (4, 1.1, 0), (13, 1.37, 5),
     (1, 1.0001, 0), (5, 1 + 1e-9, 0), (2, 1 + 2.0**-40, 1), (9, 7.25, 3), (1, 1.9999999, 0),
     (10, 0.9, 5), (10, 0.9, 0), (25, 0.5, 3), (40, 0.97, 0), (6, 0.3, 5), (100, 0.999, 10), (3, 1e-9, 2),
+    # sums within an ulp of a half: the float m = 1.3 is a little above 1.3, so S_2 = 57.5 + 1e-15
+    (25, 1.3, 0), (25, 1.3, 4), (2, 1.5, 0), (10, 1.1, 0), (30, 1.7, 0), (50, 0.7, 0), (5, 1.25, 0),
 ]
 
 
@@ -53,6 +55,17 @@ def test_cycle_starts_equal_the_exact_rounded_series(first, mult, warmup):
     schedule = CosineRestarts(first, mult, 1.0, 0.0, warmup)
     expected = [s for s in exact_starts(first, mult, warmup, 60) if s <= 2**50]  # documented exact range
     assert [schedule.cycle_start(k) for k in range(len(expected))] == expected
+
+
+def test_a_tie_of_the_series_is_rounded_on_the_exact_side():
+    # 25 + 25 * 1.3 = 57.5 in decimals; the float 1.3 is 1.3 + 4.4e-17, so the sum is above
+    # 57.5 and rounds to 58 (float formulas land on 57.5 or just below it)
+    assert 25 + 25 * Fraction(1.3) > Fraction(115, 2)
+    schedule = CosineRestarts(25, 1.3, 1.0, 0.0)
+    assert schedule.cycle_start(2) == 58
+    assert schedule(57) != 1.0 and schedule(58) == 1.0  # the restart is at step 58
+    # an exact tie (1 + 1.5 = 2.5, all exact in binary) rounds half to even
+    assert CosineRestarts(1, 1.5, 1.0, 0.0).cycle_start(2) == 2
 
 
 @pytest.mark.parametrize("first, mult, warmup", PAIRS)
