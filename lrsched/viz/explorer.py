@@ -648,9 +648,14 @@ def _encoding_type(panel: Panel, axis: str, kind: str) -> str:
     return "quantitative"
 
 
-def _panel_size(panel: Panel, n_panels: int, n_text_rows: int, n_text_cols: int) -> tuple[int, int]:
+def _panel_size(
+    panel: Panel, n_panels: int, n_text_rows: int, n_text_cols: int, longest_text: int = 0
+) -> tuple[int, int]:
     if panel.mark == "text":
-        return panel.width or max(120, 95 * n_text_cols), panel.height or max(40, 20 * (n_text_rows + 1))
+        # Every column gets the width of the longest text in the table (about 7 px per
+        # character at 12 px, plus a gap), so a long row label never runs into its neighbour.
+        column = min(max(95, 7 * longest_text + 16), 320)
+        return panel.width or max(120, column * n_text_cols), panel.height or max(40, 20 * (n_text_rows + 1))
     wide = n_panels == 1
     return panel.width or (560 if wide else 255), panel.height or (260 if wide else 220)
 
@@ -690,17 +695,19 @@ def _build_spec(compute, controls, panels, title, keys, data, errors) -> dict[st
 
         if panel.mark == "text":
             columns = list(panel.columns or first.keys())
-            n_rows = 0
+            n_rows, longest = 0, max(map(len, columns))
             for key in ok_keys:
                 cells = _text_cells(data[key][panel.name], columns, panel.number_format)
                 n_rows = max(n_rows, 1 + max((r for r, _, _ in cells), default=-1))
+                longest = max(longest, max((len(t) for _, _, t in cells), default=0))
                 add(key, [[str(r), c, t] for r, c, t in cells])
             values = _csv([TABLE, "_row", "_col", "_text"], rows)
             parse = {TABLE: "number", "_row": "number", "_col": "string", "_text": "string"}
-            width, height = _panel_size(panel, len(panels), n_rows, len(columns))
+            width, height = _panel_size(panel, len(panels), n_rows, len(columns), longest)
             encoding = {
                 "x": {"field": "_col", "type": "nominal", "sort": columns, "scale": {"domain": columns},
-                      "axis": {"orient": "top", "title": None, "labelAngle": 0, "domain": False, "ticks": False, "labelFontWeight": "bold"}},
+                      "axis": {"orient": "top", "title": None, "labelAngle": 0, "domain": False, "ticks": False, "labelFontWeight": "bold",
+                                "labelLimit": 320}},
                 "y": {"field": "_row", "type": "ordinal", "scale": {"domain": list(range(n_rows))}, "axis": None},
                 "text": {"field": "_text", "type": "nominal"},
             }
