@@ -147,6 +147,11 @@ class CosineRestarts(Schedule):
         m = self.cycle_mult
         if m == 1.0:
             return k * float(self.first_cycle_steps)
+        if k.size > 32:  # many steps, few cycles: compute each cycle's start once, then look up
+            low, high = float(k.min()), float(k.max())
+            if math.isfinite(high) and high - low + 1.0 < k.size / 4:
+                table = self._starts(np.arange(low, high + 1.0))
+                return table[(k - low).astype(np.intp)]
         if m > 1.0:
             return self._geometric_starts(k)
         floor_cycle = self._floor_cycle
