@@ -654,8 +654,8 @@ def compare(
         *every* run raised, the first error is re-raised. ``"raise"``:
         re-raise at once. Either way a re-raised exception carries the
         completed runs as ``err.comparison``.
-    metrics : mapping of str to callable, optional
-        Extra measurements of each trained model, e.g.
+    metrics : Mapping, optional
+        Column name -> function of the trained model: extra measurements, e.g.
         ``{"sharpness": lambda model: sharpness(model, data)}``: each
         function is called on the model after training and its value becomes
         a column of :attr:`Comparison.runs` (``nan`` for a run that raised).
