@@ -263,3 +263,28 @@ def test_spec_is_valid_vega_lite(ex):
         pytest.skip("the Vega-Lite schema comes with `make assets` (npm)")
     jsonschema = pytest.importorskip("jsonschema")
     jsonschema.validate(ex.spec, json.loads(schema_path.read_text()))
+
+
+def _tables(label_length):
+    def compute(a):
+        return {"lr": {"step": [0, 1, 2], "lr": [a, a / 2, 0.0]},
+                "table": {"quantity": ["q" * label_length, "short"], "value": ["0.958 [0.951, 0.966]", "1"]}}
+    return explorer(compute, controls=[Control("a", [1.0, 2.0])],
+                    panels=[Panel("lr", x="step", y="lr"), Panel("table", mark="text")])
+
+
+def test_text_columns_are_as_wide_as_their_longest_text():
+    spec = _tables(29).spec
+    table = spec["concat"][1]
+    rows = [r for r in csv.DictReader(io.StringIO(table["layer"][0]["data"]["values"]))]
+    centre = {r["_col"]: float(r["_x"]) for r in rows}
+    # 29 and 20 characters at ~6.5 px plus a 14 px gap: 202 and 144 px wide columns
+    assert centre == {"quantity": 202 / 2, "value": 202 + 144 / 2}
+    assert table["width"] == 202 + 144
+    headers = [h["_text"] for h in table["layer"][1]["data"]["values"]]
+    assert headers == ["quantity", "value"]
+    assert spec["columns"] == 2  # 255 + 346 px: two panels fit side by side
+
+
+def test_a_table_too_wide_for_two_columns_goes_on_its_own_row():
+    assert _tables(60).spec["columns"] == 1  # 404 + 144 + 255 px is wider than a page

@@ -648,13 +648,16 @@ def _encoding_type(panel: Panel, axis: str, kind: str) -> str:
     return "quantitative"
 
 
+# Sum of the two grid columns' widths above which panels go one per row (axes and gaps add ~80 px).
+_TWO_COLUMNS_MAX_WIDTH = 610
+
+
 def _panel_size(
     panel: Panel, n_panels: int, n_text_rows: int, n_text_cols: int, longest_text: int = 0
 ) -> tuple[int, int]:
     if panel.mark == "text":
-        # Every column gets the width of the longest text in the table (about 7 px per
-        # character at 12 px, plus a gap), so a long row label never runs into its neighbour.
-        column = min(max(95, 7 * longest_text + 16), 320)
+        # a lower bound (the table's own columns are sized in _build_spec)
+        column = min(max(95, round(6.5 * longest_text) + 14), 320)
         return panel.width or max(120, column * n_text_cols), panel.height or max(40, 20 * (n_text_rows + 1))
     wide = n_panels == 1
     return panel.width or (560 if wide else 255), panel.height or (260 if wide else 220)
@@ -695,21 +698,33 @@ def _build_spec(compute, controls, panels, title, keys, data, errors) -> dict[st
 
         if panel.mark == "text":
             columns = list(panel.columns or first.keys())
-            n_rows, longest = 0, max(map(len, columns))
-            for key in ok_keys:
-                cells = _text_cells(data[key][panel.name], columns, panel.number_format)
-                n_rows = max(n_rows, 1 + max((r for r, _, _ in cells), default=-1))
-                longest = max(longest, max((len(t) for _, _, t in cells), default=0))
-                add(key, [[str(r), c, t] for r, c, t in cells])
-            values = _csv([TABLE, "_row", "_col", "_text"], rows)
-            parse = {TABLE: "number", "_row": "number", "_col": "string", "_text": "string"}
-            width, height = _panel_size(panel, len(panels), n_rows, len(columns), longest)
+            tables = {key: _text_cells(data[key][panel.name], columns, panel.number_format) for key in ok_keys}
+            n_rows = max((1 + max((r for r, _, _ in cells), default=-1) for cells in tables.values()), default=0)
+            # Each column as wide as its longest text over every setting (about 6.5 px per
+            # character at 12 px, plus a gap): long labels never run into their values.
+            longest = {c: len(c) for c in columns}
+            for cells in tables.values():
+                for _, c, t in cells:
+                    longest[c] = max(longest[c], len(t))
+            widths = [min(max(48, round(6.5 * longest[c]) + 14), 320) for c in columns]
+            centre = {c: sum(widths[:j]) + widths[j] / 2 for j, c in enumerate(columns)}
+            for key, cells in tables.items():
+                add(key, [[str(r), c, t, f"{centre[c]:g}"] for r, c, t in cells])
+            values = _csv([TABLE, "_row", "_col", "_text", "_x"], rows)
+            parse = {TABLE: "number", "_row": "number", "_col": "string", "_text": "string", "_x": "number"}
+            width = panel.width or max(120, sum(widths))
+            height = panel.height or max(40, 20 * (n_rows + 1))
+            x_scale = {"domain": [0, width], "range": [0, width], "nice": False, "zero": False}
             encoding = {
-                "x": {"field": "_col", "type": "nominal", "sort": columns, "scale": {"domain": columns},
-                      "axis": {"orient": "top", "title": None, "labelAngle": 0, "domain": False, "ticks": False, "labelFontWeight": "bold",
-                                "labelLimit": 320}},
+                "x": {"field": "_x", "type": "quantitative", "scale": x_scale, "axis": None},
                 "y": {"field": "_row", "type": "ordinal", "scale": {"domain": list(range(n_rows))}, "axis": None},
                 "text": {"field": "_text", "type": "nominal"},
+            }
+            header_layer = {
+                "data": {"values": [{"_x": centre[c], "_text": c} for c in columns]},
+                "mark": {"type": "text", "fontSize": 12, "fontWeight": "bold", "baseline": "bottom"},
+                "encoding": {"x": {"field": "_x", "type": "quantitative", "scale": x_scale, "axis": None},
+                             "y": {"value": -4}, "text": {"field": "_text", "type": "nominal"}},
             }
             mark = {"type": "text", "fontSize": 12}
             drawn_columns = ["_row", "_col", "_text"]
@@ -769,6 +784,8 @@ def _build_spec(compute, controls, panels, title, keys, data, errors) -> dict[st
                 "mark": mark, "encoding": encoding}
         params.append({"name": f"{mark_name}_table", "value": table_of_setting})
         layers = [main]
+        if panel.mark == "text":
+            layers.append(header_layer)
         error_mark = None
         if errors:
             error_mark = f"panel_{i}_error"
@@ -801,7 +818,11 @@ def _build_spec(compute, controls, panels, title, keys, data, errors) -> dict[st
     if title:
         spec["title"] = {"text": title, "anchor": "start", "fontSize": 15}
     # white behind the charts: readable under the book's dark theme too
-    spec.update({"usermeta": usermeta, "params": params, "columns": 2, "concat": charts, "background": "white", "padding": 6,
+    # Two panels per row, in a grid whose columns are as wide as their widest panel; one per row
+    # when a wide table would push that grid past the width of a book page (about 690 px).
+    column_widths = [max(c["width"] for c in charts[j::2]) for j in range(min(2, len(charts)))]
+    columns = 2 if sum(column_widths) <= _TWO_COLUMNS_MAX_WIDTH else 1
+    spec.update({"usermeta": usermeta, "params": params, "columns": columns, "concat": charts, "background": "white", "padding": 6,
                  "config": {"view": {"continuousWidth": 255}, "axis": {"labelFontSize": 11, "titleFontSize": 12},
                             "legend": {"orient": "bottom", "direction": "vertical", "labelLimit": 250}}})
     return spec
