@@ -281,7 +281,7 @@ def test_text_columns_are_as_wide_as_their_longest_text():
     # 29 and 20 characters at ~6.5 px plus a 14 px gap: 202 and 144 px wide columns
     assert centre == {"quantity": 202 / 2, "value": 202 + 144 / 2}
     assert table["width"] == 202 + 144
-    headers = [h["_text"] for h in table["layer"][1]["data"]["values"]]
+    headers = [h["_text"] for h in csv.DictReader(io.StringIO(table["layer"][1]["data"]["values"]))]
     assert headers == ["quantity", "value"]
     assert spec["columns"] == 2  # 255 + 346 px: two panels fit side by side
 

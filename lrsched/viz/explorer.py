@@ -721,7 +721,9 @@ def _build_spec(compute, controls, panels, title, keys, data, errors) -> dict[st
                 "text": {"field": "_text", "type": "nominal"},
             }
             header_layer = {
-                "data": {"values": [{"_x": centre[c], "_text": c} for c in columns]},
+                "name": f"{mark_name}_header",
+                "data": {"values": _csv(["_x", "_text"], [[f"{centre[c]:g}", c] for c in columns]),
+                         "format": {"type": "csv", "parse": {"_x": "number", "_text": "string"}}},
                 "mark": {"type": "text", "fontSize": 12, "fontWeight": "bold", "baseline": "bottom"},
                 "encoding": {"x": {"field": "_x", "type": "quantitative", "scale": x_scale, "axis": None},
                              "y": {"value": -4}, "text": {"field": "_text", "type": "nominal"}},
