@@ -25,8 +25,9 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
+from execute_notebooks import BUDGET_SECONDS  # the per-chapter budget, defined once (same folder)
+
 ROOT = Path(__file__).resolve().parents[1]
-BUDGET_SECONDS = 60.0  # per chapter, on the two-core machine the book is built on
 
 
 def run(path: Path, offset: int, out_dir: Path) -> tuple[float, str | None]:

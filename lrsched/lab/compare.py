@@ -475,7 +475,6 @@ def _one_run(
     """One (schedule, seed) run of :func:`compare`: its history, its exception, its metrics."""
     torch.manual_seed(check_seed(seed))  # the initial weights
     optimizer = None
-    values = {key: math.nan for key in metrics}
     try:
         model = model_fn()
         optimizer = optimizer_fn(model)
@@ -483,8 +482,7 @@ def _one_run(
         history = train(
             model, optimizer, scheduler, data=data, steps=steps, seed=seed, progress=False, **train_kwargs
         )
-        for key, measure in metrics.items():
-            values[key] = float(measure(model))
+        values = {key: float(measure(model)) for key, measure in metrics.items()}
     except Exception as err:  # noqa: BLE001 -- recorded, warned or re-raised by compare()
         history = getattr(err, "history", None)
         if not isinstance(history, History):
@@ -545,12 +543,11 @@ def _check_metrics(metrics: object) -> dict[str, Callable[[nn.Module], float]]:
     return dict(metrics)
 
 
-def _warm_up() -> int:
+def _warm_up() -> None:
     """Import the lab and take a few training steps: the first run in a fresh process pays for both."""
     torch.manual_seed(0)
     model = TinyMLP()
     train(model, torch.optim.SGD(model.parameters(), lr=0.1), steps=3, eval_every=3, progress=False)
-    return os.getpid()
 
 
 def start_workers(workers: int = 2) -> None:

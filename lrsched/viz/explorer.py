@@ -652,13 +652,14 @@ def _encoding_type(panel: Panel, axis: str, kind: str) -> str:
 _TWO_COLUMNS_MAX_WIDTH = 610
 
 
-def _panel_size(
-    panel: Panel, n_panels: int, n_text_rows: int, n_text_cols: int, longest_text: int = 0
-) -> tuple[int, int]:
-    if panel.mark == "text":
-        # a lower bound (the table's own columns are sized in _build_spec)
-        column = min(max(95, round(6.5 * longest_text) + 14), 320)
-        return panel.width or max(120, column * n_text_cols), panel.height or max(40, 20 * (n_text_rows + 1))
+def _text_column_width(n_chars: int) -> int:
+    """Pixels for a table column whose longest text has ``n_chars`` characters (~6.5 px each at 12 px, plus a gap)."""
+    return min(max(48, round(6.5 * n_chars) + 14), 320)
+
+
+def _panel_size(panel: Panel, n_panels: int, n_text_rows: int, n_text_cols: int) -> tuple[int, int]:
+    if panel.mark == "text":  # a lower bound: the table's own columns are sized by their text
+        return panel.width or max(120, 95 * n_text_cols), panel.height or max(40, 20 * (n_text_rows + 1))
     wide = n_panels == 1
     return panel.width or (560 if wide else 255), panel.height or (260 if wide else 220)
 
@@ -700,13 +701,13 @@ def _build_spec(compute, controls, panels, title, keys, data, errors) -> dict[st
             columns = list(panel.columns or first.keys())
             tables = {key: _text_cells(data[key][panel.name], columns, panel.number_format) for key in ok_keys}
             n_rows = max((1 + max((r for r, _, _ in cells), default=-1) for cells in tables.values()), default=0)
-            # Each column as wide as its longest text over every setting (about 6.5 px per
-            # character at 12 px, plus a gap): long labels never run into their values.
+            # Each column as wide as its longest text over every setting: long labels never
+            # run into their values.
             longest = {c: len(c) for c in columns}
             for cells in tables.values():
                 for _, c, t in cells:
                     longest[c] = max(longest[c], len(t))
-            widths = [min(max(48, round(6.5 * longest[c]) + 14), 320) for c in columns]
+            widths = [_text_column_width(longest[c]) for c in columns]
             centre = {c: sum(widths[:j]) + widths[j] / 2 for j, c in enumerate(columns)}
             for key, cells in tables.items():
                 add(key, [[str(r), c, t, f"{centre[c]:g}"] for r, c, t in cells])
